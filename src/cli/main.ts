@@ -1,0 +1,144 @@
+/**
+ * The `postern` command line: `postern [-c DIR] COMMAND`, in the spirit of postfix(1),
+ * postqueue(1) and postconf(1). Each command is a small async function returning an exit
+ * code; the daemon itself lives in main.ts.
+ */
+
+import { parseArgs } from 'node:util';
+import { readFileSync, existsSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const USAGE = `usage: postern [-c config_dir] command
+
+commands:
+  start-fg        run in the foreground (SIGTERM stops, SIGHUP reloads)
+  start           start in the background (pid file in data_directory)
+  stop            stop a background or foreground instance (SIGTERM)
+  reload          reload the configuration (SIGHUP)
+  status          say whether Postern is running
+  check           validate main.cf and master.cf (exit 1 on errors)
+  queue           list the queue like mailq
+  version         print the version
+`;
+
+const DEFAULT_CONFIG_DIR = '/etc/postern';
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { config: { type: 'string', short: 'c' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    process.stderr.write(`postern: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  const dir = resolve(values.config ?? process.env.POSTERN_CONFIG_DIR ?? DEFAULT_CONFIG_DIR);
+  switch (command) {
+    case 'start-fg': {
+      const { runForeground } = await import('../main.js');
+      return runForeground(dir, { verbose: values.verbose ?? false });
+    }
+    case 'start':
+      return startBackground(dir);
+    case 'stop':
+      return signalRunning(dir, 'SIGTERM', 'stopping');
+    case 'reload':
+      return signalRunning(dir, 'SIGHUP', 'reloading');
+    case 'status':
+      return status(dir);
+    case 'check': {
+      const { runCheck } = await import('../config/check.js');
+      return runCheck(dir, (line) => process.stdout.write(line + '\n'));
+    }
+    case 'queue': {
+      const { runQueueCommand } = await import('./queue.js');
+      return runQueueCommand(dir, positionals.slice(1));
+    }
+    case 'version':
+      process.stdout.write(`postern ${packageVersion()}\n`);
+      return 0;
+    default:
+      process.stderr.write(`postern: unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+export function packageVersion(): string {
+  const pkg = fileURLToPath(new URL('../../package.json', import.meta.url));
+  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+}
+
+/** Where the pid file of the instance using this config directory lives. */
+export async function pidFilePath(dir: string): Promise<string> {
+  const { loadConfig } = await import('../config/load.js');
+  const cfg = loadConfig(dir);
+  const dataDir = cfg.main.str('data_directory');
+  return join(dataDir, 'postern.pid');
+}
+
+function readPid(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startBackground(dir: string): Promise<number> {
+  const pidFile = await pidFilePath(dir);
+  const running = readPid(pidFile);
+  if (running) {
+    process.stderr.write(`postern: already running (pid ${running})\n`);
+    return 1;
+  }
+  const bin = fileURLToPath(new URL('../../bin/postern.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, '-c', dir, 'start-fg'], { detached: true, stdio: 'ignore' });
+  child.unref();
+  process.stdout.write(`postern: started (pid ${child.pid})\n`);
+  return 0;
+}
+
+async function signalRunning(dir: string, signal: NodeJS.Signals, verb: string): Promise<number> {
+  const pid = readPid(await pidFilePath(dir));
+  if (!pid) {
+    process.stderr.write('postern: not running\n');
+    return 1;
+  }
+  process.kill(pid, signal);
+  process.stdout.write(`postern: ${verb} (pid ${pid})\n`);
+  return 0;
+}
+
+async function status(dir: string): Promise<number> {
+  const pid = readPid(await pidFilePath(dir));
+  process.stdout.write(pid ? `postern: running (pid ${pid})\n` : 'postern: not running\n');
+  return pid ? 0 : 1;
+}
+
+/** Write our pid file (start-fg); removed again on clean exit. */
+export function writePidFile(file: string): () => void {
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, `${process.pid}\n`);
+  return () => {
+    try {
+      unlinkSync(file);
+    } catch {
+      /* already gone */
+    }
+  };
+}

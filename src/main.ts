@@ -1,0 +1,181 @@
+/**
+ * The daemon, wiring only: load the configuration, build the shared services in a visible
+ * order (log → dns → tables → resolver → queue → delivery → scheduler → cleanup → one policy
+ * engine and one listener per smtpd service), then wait for signals.
+ *
+ * SIGTERM/SIGINT: stop accepting, let sessions and deliveries finish, close the queue.
+ * SIGHUP: reload main.cf/master.cf; on errors keep running with the old configuration.
+ */
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from './config/load.js';
+import type { LoadedConfig, Service } from './config/types.js';
+import { MailLog, programName } from './log/maillog.js';
+import { TableRegistry } from './tables/open.js';
+import { dnsFromParams } from './dns/resolver.js';
+import { lookupClientInfo } from './dns/client-name.js';
+import { createResolver } from './resolve/resolver.js';
+import { openQueueStore, type QueueStore } from './queue/store.js';
+import { createMaildirAgent } from './delivery/maildir/agent.js';
+import { createScheduler, type Scheduler } from './scheduler/scheduler.js';
+import { createCleanup } from './cleanup/cleanup.js';
+import { createPolicyEngine } from './policy/engine.js';
+import { startSmtpListener, type SmtpListener } from './listener/smtp-listener.js';
+import { packageVersion, writePidFile } from './cli/main.js';
+
+interface Running {
+  cfg: LoadedConfig;
+  tables: TableRegistry;
+  listeners: SmtpListener[];
+}
+
+/** Services that Postern runs an SMTP listener for. */
+function smtpdServices(cfg: LoadedConfig): Service[] {
+  return cfg.services.filter((s) => s.type === 'inet' && s.command === 'smtpd');
+}
+
+function printDiagnostics(cfg: LoadedConfig, onlyErrors: boolean): boolean {
+  let errors = false;
+  for (const d of cfg.diagnostics) {
+    if (d.severity === 'error') errors = true;
+    if (onlyErrors && d.severity !== 'error') continue;
+    process.stderr.write(`postern: ${d.file}:${d.line}: ${d.severity}: ${d.message}\n`);
+  }
+  return errors;
+}
+
+export async function runForeground(dir: string, opts: { verbose: boolean }): Promise<number> {
+  let cfg: LoadedConfig;
+  try {
+    cfg = loadConfig(dir);
+  } catch (err) {
+    process.stderr.write(`postern: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (printDiagnostics(cfg, !opts.verbose)) {
+    process.stderr.write('postern: fatal: configuration errors, not starting (see `postern check`)\n');
+    return 1;
+  }
+  const main = cfg.main;
+  const master = programName(main.str('syslog_name'), 'master');
+  for (const key of ['queue_directory', 'data_directory'] as const) mkdirSync(main.str(key), { recursive: true, mode: 0o700 });
+  const log = new MailLog({ file: main.str('maillog_file'), hostname: main.str('myhostname'), echo: opts.verbose });
+  const removePid = writePidFile(join(main.str('data_directory'), 'postern.pid'));
+
+  const dns = dnsFromParams(main);
+  let store: QueueStore;
+  try {
+    store = openQueueStore(main.str('queue_directory'));
+  } catch (err) {
+    log.fatal(master, `cannot open the queue in ${main.str('queue_directory')}: ${(err as Error).message}`);
+    process.stderr.write(`postern: fatal: cannot open the queue: ${(err as Error).message}\n`);
+    removePid();
+    return 1;
+  }
+
+  let running: Running;
+  let scheduler: Scheduler;
+  try {
+    const tables = new TableRegistry({ baseDir: dir });
+    const resolver = createResolver(main, { tables });
+    const maildir = createMaildirAgent({ log, params: main });
+    scheduler = createScheduler({ store, resolver, agents: { maildir }, log, params: main });
+    const cleanup = createCleanup({ store, log, params: main, scheduler });
+    const listeners = await startListeners(cfg, { tables, resolver, dns, log, cleanup });
+    running = { cfg, tables, listeners };
+  } catch (err) {
+    process.stderr.write(`postern: fatal: ${(err as Error).message}\n`);
+    log.fatal(master, (err as Error).message);
+    store.close();
+    log.close();
+    removePid();
+    return 1;
+  }
+  scheduler.start();
+  log.line(master, `daemon started -- version ${packageVersion()}, configuration ${dir}`);
+  process.stderr.write(`postern: ready (${running.listeners.flatMap((l) => l.addresses.map((a) => `${a.address}:${a.port}`)).join(', ')})\n`);
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      log.line(master, `terminating on signal ${signal === 'SIGTERM' ? 15 : 2}`);
+      void (async () => {
+        await Promise.allSettled(running.listeners.map((l) => l.close()));
+        await scheduler.stop();
+        store.close();
+        running.tables.closeAll();
+        log.close();
+        removePid();
+        resolveExit(0);
+      })();
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      void reload(dir, running, log, master).then((next) => {
+        if (next) running = next;
+      });
+    });
+  });
+
+  async function startListeners(c: LoadedConfig, deps: {
+    tables: TableRegistry; resolver: ReturnType<typeof createResolver>; dns: ReturnType<typeof dnsFromParams>;
+    log: MailLog; cleanup: ReturnType<typeof createCleanup>;
+  }): Promise<SmtpListener[]> {
+    const out: SmtpListener[] = [];
+    try {
+      for (const service of smtpdServices(c)) {
+        const policy = createPolicyEngine(service.params, { tables: deps.tables, resolver: deps.resolver, dns: deps.dns });
+        const peername = service.params.bool('smtpd_peername_lookup');
+        out.push(await startSmtpListener(service, {
+          log: deps.log,
+          policy,
+          cleanup: deps.cleanup,
+          clientInfo: (addr, port) => lookupClientInfo(deps.dns, addr, port, { peernameLookup: peername }),
+        }));
+      }
+    } catch (err) {
+      await Promise.allSettled(out.map((l) => l.close()));
+      throw err;
+    }
+    return out;
+  }
+
+  /**
+   * Reload: build everything new first; only when that works, swap listeners. Open
+   * sessions finish on the old listener objects with the old policy.
+   * XXX: between closing an old listener and binding the new one on the same port there is
+   * a window of a few milliseconds in which a connection can be refused (Node 20 has no
+   * SO_REUSEPORT); the queue and open sessions are not affected.
+   */
+  async function reload(d: string, old: Running, l: MailLog, prog: string): Promise<Running | undefined> {
+    let next: LoadedConfig;
+    try {
+      next = loadConfig(d);
+    } catch (err) {
+      l.warning(prog, `reload failed, keeping the old configuration: ${(err as Error).message}`);
+      return undefined;
+    }
+    const errs = next.diagnostics.filter((x) => x.severity === 'error');
+    if (errs.length > 0) {
+      for (const e of errs) l.warning(prog, `reload refused: ${e.file}:${e.line}: ${e.message}`);
+      return undefined;
+    }
+    const tables = new TableRegistry({ baseDir: d });
+    const resolver = createResolver(next.main, { tables });
+    const cleanup = createCleanup({ store, log: l, params: next.main, scheduler });
+    await Promise.allSettled(old.listeners.map((x) => x.close()));
+    try {
+      const listeners = await startListeners(next, { tables, resolver, dns: dnsFromParams(next.main), log: l, cleanup });
+      l.line(prog, 'reload -- configuration ' + d);
+      return { cfg: next, tables, listeners };
+    } catch (err) {
+      l.error(prog, `reload failed to start listeners: ${(err as Error).message}; restoring the old ones`);
+      const listeners = await startListeners(old.cfg, { tables: old.tables, resolver: createResolver(old.cfg.main, { tables: old.tables }), dns: dnsFromParams(old.cfg.main), log: l, cleanup });
+      return { cfg: old.cfg, tables: old.tables, listeners };
+    }
+  }
+}
