@@ -23,6 +23,8 @@ export interface ParamDecl {
    * shown by `postern check` ("accepted, no effect in Postern: <reason>").
    */
   readonly noEffect?: string;
+  /** A Postfix parameter for a feature Postern does not have yet: `check` warns with this. */
+  readonly planned?: string;
   /** Names only Postern has (not in Postfix); flagged in the generated docs. */
   readonly posternOnly?: boolean;
 }

@@ -1,4 +1,31 @@
-/** Parameters of the delivery area (see config/declare.ts). */
+/** Address resolution and local/virtual delivery parameters (see config/declare.ts). */
 import { declare } from '../declare.js';
 
-export const deliveryParams = declare([]);
+export const deliveryParams = declare([
+  { name: 'mydestination', type: 'list', default: '$myhostname, localhost.$mydomain, localhost', doc: 'Domains delivered to local UNIX accounts.' },
+  { name: 'relay_domains', type: 'list', default: '', doc: 'Domains this host relays to (store and forward).' },
+  { name: 'local_recipient_maps', type: 'list', default: 'proxy:unix:passwd.byname $alias_maps', doc: 'Tables of known local recipients; empty accepts any local part.' },
+  { name: 'alias_maps', type: 'list', default: 'hash:/etc/aliases', doc: 'Local alias tables in aliases(5) format, read as text.' },
+  { name: 'home_mailbox', type: 'string', default: 'Maildir/', doc: 'Mailbox under the home directory. Postern default Maildir/ (Postfix: mbox); only Maildir (trailing /) is supported.' },
+  { name: 'mail_spool_directory', type: 'string', default: '/var/mail', doc: 'UNIX mbox spool (not supported: Postern delivers to Maildir).' },
+  { name: 'virtual_mailbox_domains', type: 'list', default: '$virtual_mailbox_maps', doc: 'Domains with virtual mailboxes.' },
+  { name: 'virtual_mailbox_maps', type: 'list', default: '', doc: 'Tables: virtual address → mailbox path under virtual_mailbox_base.' },
+  { name: 'virtual_mailbox_base', type: 'string', default: '', doc: 'Directory prefix for virtual mailbox paths.' },
+  { name: 'virtual_alias_maps', type: 'list', default: '$virtual_maps', doc: 'Tables: address → other addresses, for every domain.' },
+  { name: 'virtual_maps', type: 'list', default: '', doc: 'Obsolete name for virtual_alias_maps.' },
+  { name: 'virtual_alias_domains', type: 'list', default: '$virtual_alias_maps', doc: 'Domains that only have aliases.' },
+  { name: 'virtual_uid_maps', type: 'list', default: '', doc: 'Tables giving the owner uid of virtual mailboxes (static:N).' },
+  { name: 'virtual_gid_maps', type: 'list', default: '', doc: 'Tables giving the group id of virtual mailboxes (static:N).' },
+  { name: 'virtual_minimum_uid', type: 'int', default: '100', min: 0, doc: 'Smallest uid allowed from virtual_uid_maps.' },
+  { name: 'recipient_delimiter', type: 'string', default: '', doc: 'Characters that separate a user name from an address extension (user+ext).' },
+  { name: 'unknown_local_recipient_reject_code', type: 'int', default: '550', min: 400, max: 599, doc: 'Reply code for unknown local users.' },
+  { name: 'unknown_virtual_mailbox_reject_code', type: 'int', default: '550', min: 400, max: 599, doc: 'Reply code for unknown virtual mailbox users.' },
+  { name: 'unknown_virtual_alias_reject_code', type: 'int', default: '550', min: 400, max: 599, doc: 'Reply code for unknown virtual alias addresses.' },
+  { name: 'allow_percent_hack', type: 'bool', default: 'yes', doc: 'Treat user%domain as user@domain when resolving.' },
+  { name: 'swap_bangpath', type: 'bool', default: 'yes', doc: 'Treat site!user as user@site when resolving.' },
+  { name: 'propagate_unmatched_extensions', type: 'list', default: 'canonical, virtual', doc: 'Where address extensions are kept when an alias matched without them.' },
+  { name: 'local_transport', type: 'string', default: 'local:$myhostname', doc: 'Delivery for mydestination (Postern: built-in Maildir agent).' },
+  { name: 'luser_relay', type: 'string', default: '', doc: 'Not supported: unknown local users are refused at RCPT.', noEffect: 'Postern refuses unknown users at RCPT instead of forwarding them' },
+  { name: 'owner_request_special', type: 'bool', default: 'yes', doc: 'owner-list addresses get special sender treatment.', noEffect: 'no mailing-list expansion in Postern' },
+  { name: 'append_at_myorigin', type: 'bool', default: 'yes', doc: 'Append @$myorigin to bare local parts (sender and recipient).' },
+]);

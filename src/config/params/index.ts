@@ -11,10 +11,11 @@ import { deliveryParams } from './delivery.js';
 import { dnsParams } from './dns.js';
 import { tablesParams } from './tables.js';
 import { noeffectParams } from './noeffect.js';
+import { futureParams } from './future.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
-  ...deliveryParams, ...dnsParams, ...tablesParams, ...noeffectParams,
+  ...deliveryParams, ...dnsParams, ...tablesParams, ...noeffectParams, ...futureParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {

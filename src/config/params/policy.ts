@@ -1,4 +1,33 @@
-/** Parameters of the policy area (see config/declare.ts). */
+/** Restriction engine parameters (see config/declare.ts). */
 import { declare } from '../declare.js';
 
-export const policyParams = declare([]);
+export const policyParams = declare([
+  { name: 'smtpd_client_restrictions', type: 'list', default: '', doc: 'Restrictions applied to the client (at RCPT with smtpd_delay_reject).' },
+  { name: 'smtpd_helo_restrictions', type: 'list', default: '', doc: 'Restrictions applied to the HELO/EHLO name.' },
+  { name: 'smtpd_sender_restrictions', type: 'list', default: '', doc: 'Restrictions applied to MAIL FROM.' },
+  { name: 'smtpd_relay_restrictions', type: 'list', default: 'permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination', doc: 'Relay control, evaluated at RCPT before smtpd_recipient_restrictions.' },
+  { name: 'smtpd_recipient_restrictions', type: 'list', default: '', doc: 'Restrictions applied to RCPT TO.' },
+  { name: 'smtpd_data_restrictions', type: 'list', default: '', doc: 'Restrictions applied at DATA.' },
+  { name: 'smtpd_end_of_data_restrictions', type: 'list', default: '', doc: 'Restrictions applied after the message content.' },
+  { name: 'smtpd_etrn_restrictions', type: 'list', default: '', doc: 'Restrictions applied to ETRN.' },
+  { name: 'smtpd_delay_reject', type: 'bool', default: 'yes', doc: 'Evaluate client, HELO and sender restrictions at RCPT time.' },
+  { name: 'smtpd_restriction_classes', type: 'list', default: '', doc: 'Names of user-defined restriction lists usable as access table results.' },
+  { name: 'mynetworks', type: 'list', default: '', doc: 'Trusted client networks (default from mynetworks_style).' },
+  { name: 'mynetworks_style', type: 'string', default: 'host', doc: 'host, subnet or class: what mynetworks defaults to.' },
+  { name: 'smtpd_reject_unlisted_recipient', type: 'bool', default: 'yes', doc: 'Reject unknown recipients in our domains even without reject_unlisted_recipient.' },
+  { name: 'smtpd_reject_unlisted_sender', type: 'bool', default: 'no', doc: 'Reject unknown senders in our domains.' },
+  { name: 'smtpd_null_access_lookup_key', type: 'string', default: '<>', doc: 'Access table key for the null sender.' },
+  { name: 'access_map_reject_code', type: 'int', default: '554', min: 400, max: 599, doc: 'Reply code for access table REJECT.' },
+  { name: 'access_map_defer_code', type: 'int', default: '450', min: 400, max: 499, doc: 'Reply code for access table DEFER.' },
+  { name: 'defer_code', type: 'int', default: '450', min: 400, max: 499, doc: 'Reply code for the defer restriction.' },
+  { name: 'reject_code', type: 'int', default: '554', min: 400, max: 599, doc: 'Reply code for the reject restriction.' },
+  { name: 'relay_domains_reject_code', type: 'int', default: '554', min: 400, max: 599, doc: 'Reply code for reject_unauth_destination.' },
+  { name: 'unknown_address_reject_code', type: 'int', default: '450', min: 400, max: 599, doc: 'Reply code for unknown sender/recipient domains.' },
+  { name: 'non_fqdn_reject_code', type: 'int', default: '504', min: 400, max: 599, doc: 'Reply code for reject_non_fqdn_*.' },
+  { name: 'invalid_hostname_reject_code', type: 'int', default: '501', min: 400, max: 599, doc: 'Reply code for reject_invalid_helo_hostname.' },
+  { name: 'unknown_client_reject_code', type: 'int', default: '450', min: 400, max: 599, doc: 'Reply code for reject_unknown_client_hostname (later issue).' },
+  { name: 'unknown_hostname_reject_code', type: 'int', default: '450', min: 400, max: 599, doc: 'Reply code for reject_unknown_helo_hostname (later issue).' },
+  { name: 'unlisted_recipient_reject_code', type: 'int', default: '550', min: 400, max: 599, doc: 'Reply code for unknown recipients outside the local/virtual tables.' },
+  { name: 'unverified_recipient_reject_code', type: 'int', default: '450', min: 400, max: 599, doc: 'Reply code for recipient verification (not in Postern yet).' },
+  { name: 'allow_untrusted_routing', type: 'bool', default: 'no', doc: 'Allow sender-specified routing (user%domain@ours, source routes) from outside mynetworks.' },
+]);

@@ -1,0 +1,91 @@
+/**
+ * `postern check`: load the configuration, validate restriction lists and tables, and
+ * explain dangerous settings in plain words. Prints "postern: FILE:LINE: severity: text"
+ * lines and returns the exit code (1 when there is any error).
+ */
+
+import { loadConfig } from './load.js';
+import type { Diagnostic, LoadedConfig, Params } from './types.js';
+import { ConfigError } from './types.js';
+import { validatePolicyConfig } from '../policy/validate.js';
+import { parseCidr } from '../policy/networks.js';
+
+function where(p: Params, name: string, fallback: { file: string; line: number }): { file: string; line: number } {
+  return p.origin(name) ?? fallback;
+}
+
+/** Warnings about settings that are legal but unsafe. */
+function dangerous(cfg: LoadedConfig): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const seen = new Set<string>();
+  const push = (d: Diagnostic): void => {
+    const key = `${d.file}:${d.line}:${d.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(d);
+    }
+  };
+  for (const svc of cfg.services.filter((s) => s.type === 'inet' && s.command === 'smtpd')) {
+    const p = svc.params;
+    const at = { file: svc.file, line: svc.line };
+    for (const net of p.list('mynetworks')) {
+      const c = parseCidr(net.replace(/^\[|\]/g, '').replace(/\]\//, '/'));
+      if (c && ((c.family === 4 && c.prefix < 8) || (c.family === 6 && c.prefix < 32))) {
+        push({ severity: 'warning', ...where(p, 'mynetworks', at), message: `mynetworks contains ${net}: every client in that network may relay mail anywhere (an open relay for that range)` });
+      }
+    }
+    const relay = p.list('smtpd_relay_restrictions');
+    const rcpt = p.list('smtpd_recipient_restrictions');
+    const guards = ['reject_unauth_destination', 'defer_unauth_destination', 'reject'];
+    const guarded = (list: string[]): boolean => {
+      for (const r of list) {
+        if (guards.includes(r)) return true;
+        if (r === 'permit') return false;
+      }
+      return false;
+    };
+    if (!guarded(relay) && !guarded(rcpt)) {
+      push({ severity: 'warning', ...where(p, p.isSet('smtpd_relay_restrictions') ? 'smtpd_relay_restrictions' : 'smtpd_recipient_restrictions', at),
+        message: `service ${svc.name}: neither smtpd_relay_restrictions nor smtpd_recipient_restrictions ends in reject_unauth_destination or defer_unauth_destination: this would be an OPEN RELAY (Postern refuses relaying anyway and says so here)` });
+    }
+    for (const name of ['smtpd_client_restrictions', 'smtpd_helo_restrictions', 'smtpd_sender_restrictions', 'smtpd_relay_restrictions', 'smtpd_recipient_restrictions', 'smtpd_data_restrictions']) {
+      const list = p.list(name);
+      const i = list.indexOf('warn_if_reject');
+      if (i >= 0 && i + 1 < list.length) {
+        push({ severity: 'warning', ...where(p, name, at), message: `${name}: "warn_if_reject ${list[i + 1]}" only LOGS what ${list[i + 1]} would reject; it is not enforced. Remove warn_if_reject once the log shows it is safe` });
+      }
+    }
+  }
+  return out;
+}
+
+export async function runCheck(dir: string, out: (line: string) => void): Promise<number> {
+  let cfg: LoadedConfig;
+  try {
+    cfg = loadConfig(dir);
+  } catch (err) {
+    const diags = err instanceof ConfigError ? err.diagnostics : [{ severity: 'error' as const, file: dir, line: 0, message: (err as Error).message }];
+    for (const d of diags) out(`postern: ${d.file}:${d.line}: ${d.severity}: ${d.message}`);
+    return 1;
+  }
+  const diags: Diagnostic[] = [...cfg.diagnostics];
+  const seen = new Set<string>();
+  for (const svc of cfg.services) {
+    if (svc.type !== 'inet' || svc.command !== 'smtpd') continue;
+    for (const d of validatePolicyConfig(svc.params, `service ${svc.name}`)) {
+      const key = `${d.file}:${d.line}:${d.message}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        diags.push(d);
+      }
+    }
+  }
+  diags.push(...dangerous(cfg));
+  const order = { error: 0, warning: 1, info: 2 };
+  diags.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1) || order[a.severity] - order[b.severity]);
+  for (const d of diags) out(`postern: ${d.file}:${d.line}: ${d.severity}: ${d.message}`);
+  const errors = diags.filter((d) => d.severity === 'error').length;
+  const warnings = diags.filter((d) => d.severity === 'warning').length;
+  out(`postern: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`);
+  return errors > 0 ? 1 : 0;
+}

@@ -1,0 +1,34 @@
+/**
+ * Postfix parameters for features Postern does not have yet: accepted, with a `check`
+ * warning naming the planned feature, so a seed config loads and the admin knows.
+ */
+import { declare } from '../declare.js';
+import type { ParamDecl } from '../declare.js';
+
+function planned(feature: string, names: [string, string][]): ParamDecl[] {
+  return names.map(([name, def]) => ({ name, type: 'string', default: def, doc: `Planned: ${feature}.`, planned: feature }));
+}
+
+export const futureParams = declare([
+  ...planned('TLS and SASL (next issue)', [
+    ['smtpd_tls_security_level', ''], ['smtpd_tls_cert_file', ''], ['smtpd_tls_key_file', ''], ['smtpd_tls_chain_files', ''],
+    ['smtpd_tls_CAfile', ''], ['smtpd_tls_loglevel', '0'], ['smtpd_tls_received_header', 'no'], ['smtpd_tls_auth_only', 'no'],
+    ['smtpd_tls_wrappermode', 'no'], ['smtpd_tls_protocols', ''], ['smtpd_tls_mandatory_protocols', ''],
+    ['smtpd_sasl_auth_enable', 'no'], ['smtpd_sasl_type', 'cyrus'], ['smtpd_sasl_path', 'smtpd'],
+    ['smtpd_sasl_security_options', 'noanonymous'], ['smtpd_sasl_tls_security_options', '$smtpd_sasl_security_options'],
+    ['smtpd_sasl_authenticated_header', 'no'], ['smtpd_sasl_local_domain', ''], ['broken_sasl_auth_clients', 'no'],
+    ['smtpd_sender_login_maps', ''], ['milter_macro_daemon_name', '$myhostname'],
+  ]),
+  ...planned('outbound SMTP delivery', [
+    ['relayhost', ''], ['smtp_tls_security_level', ''], ['smtp_tls_loglevel', '0'], ['smtp_tls_note_starttls_offer', 'no'],
+    ['smtp_helo_timeout', '300s'], ['smtp_connect_timeout', '30s'], ['smtp_data_done_timeout', '600s'],
+    ['smtp_send_xforward_command', 'no'], ['relay_recipient_maps', ''], ['default_destination_concurrency_limit', '20'],
+  ]),
+  ...planned('rate limits (anvil)', [
+    ['anvil_rate_time_unit', '60s'], ['smtpd_client_connection_count_limit', '50'], ['smtpd_client_connection_rate_limit', '0'],
+    ['smtpd_client_message_rate_limit', '0'], ['smtpd_client_recipient_rate_limit', '0'],
+  ]),
+  ...planned('header and body checks', [['header_checks', ''], ['body_checks', ''], ['mime_header_checks', '$header_checks'], ['nested_header_checks', '$header_checks']]),
+  ...planned('content filters and milters', [['content_filter', ''], ['smtpd_milters', ''], ['non_smtpd_milters', ''], ['milter_default_action', 'tempfail']]),
+  ...planned('delivery through LMTP or pipe transports', [['mailbox_transport', ''], ['virtual_transport', 'virtual'], ['mailbox_command', ''], ['mailbox_size_limit', '51200000']]),
+]);
