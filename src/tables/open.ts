@@ -1,0 +1,72 @@
+/**
+ * Opens lookup tables by their Postfix spec ("hash:/etc/postfix/access", "regexp:/…",
+ * "inline:{ a=b }", "static:OK") and caches one instance per spec. Relative paths are
+ * resolved against the config directory. `proxy:` is accepted and stripped (Postfix's
+ * proxymap is a process detail). SQL, LDAP and socket tables are refused for now.
+ */
+
+import { isAbsolute, resolve } from 'node:path';
+import type { LookupTable } from './types.js';
+import { TableError } from './types.js';
+import { HashTable, InlineTable, StaticTable, PasswdTable } from './exact.js';
+import { PatternTable } from './pattern.js';
+import { CidrTable } from './cidr.js';
+
+const FILE_TYPES = new Set(['hash', 'btree', 'lmdb', 'dbm', 'sdbm', 'cdb', 'texthash']);
+const LATER_TYPES = new Set(['mysql', 'pgsql', 'sqlite', 'ldap', 'memcache', 'tcp', 'socketmap', 'nis', 'nisplus', 'netinfo', 'pipemap', 'randmap', 'unionmap', 'environ', 'fail', 'internal']);
+
+export class TableRegistry {
+  private readonly cache = new Map<string, LookupTable>();
+  private readonly baseDir: string;
+  private readonly now: (() => number) | undefined;
+
+  constructor(opts: { baseDir?: string; now?: () => number } = {}) {
+    this.baseDir = opts.baseDir ?? process.cwd();
+    this.now = opts.now;
+  }
+
+  /** Open (or reuse) the table for `spec`; throws TableError with a precise message. */
+  open(spec: string): LookupTable {
+    const cached = this.cache.get(spec);
+    if (cached) return cached;
+    const table = this.create(spec);
+    this.cache.set(spec, table);
+    return table;
+  }
+
+  private path(p: string): string {
+    return isAbsolute(p) ? p : resolve(this.baseDir, p);
+  }
+
+  private create(spec: string): LookupTable {
+    let s = spec.trim();
+    while (s.startsWith('proxy:')) s = s.slice('proxy:'.length);
+    const colon = s.indexOf(':');
+    if (colon <= 0) throw new TableError(`"${spec}" is not a table (expected type:name, e.g. hash:/etc/postfix/access)`);
+    const type = s.slice(0, colon).toLowerCase();
+    const name = s.slice(colon + 1);
+    if (FILE_TYPES.has(type)) return new HashTable(spec, this.path(name), this.now);
+    switch (type) {
+      case 'regexp':
+        return new PatternTable(spec, this.path(name), false, this.now);
+      case 'pcre':
+        return new PatternTable(spec, this.path(name), true, this.now);
+      case 'cidr':
+        return new CidrTable(spec, this.path(name), this.now);
+      case 'inline':
+        return new InlineTable(spec, name);
+      case 'static':
+        return new StaticTable(spec, name);
+      case 'unix':
+        if (name === 'passwd.byname') return new PasswdTable(spec, '/etc/passwd', this.now);
+        throw new TableError(`unix:${name}: only unix:passwd.byname is supported`);
+    }
+    if (LATER_TYPES.has(type)) throw new TableError(`table type ${type} is not supported yet in Postern ("${spec}")`);
+    throw new TableError(`unsupported table type '${type}' in '${spec}'`);
+  }
+
+  closeAll(): void {
+    for (const t of this.cache.values()) t.close?.();
+    this.cache.clear();
+  }
+}
