@@ -1,0 +1,74 @@
+/**
+ * cleanup: between the end of DATA and the queue. Adds policy PREPEND headers and the
+ * Received: header, applies whole-message effects (HOLD, DISCARD, REDIRECT), stores the
+ * message through the queue's group commit, and only then answers 250. Never throws:
+ * a failed write is "451 4.3.0" / "452 4.3.1" and a log line.
+ */
+
+import type { Cleanup, Submission } from './types.js';
+import type { QueueStore } from '../queue/store.js';
+import type { QueuedMessage } from '../queue/types.js';
+import { QueueWriteError } from '../queue/types.js';
+import { newQueueId } from '../queue/queue-id.js';
+import type { MailLog } from '../log/maillog.js';
+import { programName } from '../log/maillog.js';
+import { queueLog } from '../log/queue-events.js';
+import type { Params } from '../config/types.js';
+import { reply, type Reply } from '../protocol/reply.js';
+import { receivedHeader } from './received.js';
+
+/** The Message-ID header value (unfolded), or "" when there is none. */
+export function findMessageId(data: Buffer): string {
+  const end = data.indexOf('\r\n\r\n');
+  const head = data.subarray(0, end < 0 ? Math.min(data.length, 65536) : end).toString('latin1');
+  const m = /^message-id:[ \t]*((?:.*)(?:\r\n[ \t].*)*)/im.exec(head);
+  return m ? m[1]!.replace(/\r\n[ \t]+/g, ' ').trim() : '';
+}
+
+export function createCleanup(deps: { store: QueueStore; log: MailLog; params: Params; scheduler: { wake(id?: string): void } }): Cleanup {
+  const { store, log, params, scheduler } = deps;
+  const syslogName = params.str('syslog_name');
+  const cleanupProg = programName(syslogName, 'cleanup');
+  const qmgrProg = programName(syslogName, 'qmgr');
+  const myhostname = params.str('myhostname');
+  const mailName = params.str('mail_name');
+
+  return {
+    newQueueId: () => newQueueId(),
+
+    async submit(s: Submission): Promise<Reply> {
+      const now = Date.now();
+      const recipients = s.effects.redirect ? [{ address: s.effects.redirect }] : s.recipients;
+      const prepend = s.effects.prepend.map((h) => `${h.replace(/\r?\n/g, '\r\n')}\r\n`).join('');
+      const received = receivedHeader(s.facts, { myhostname, mailName, queueId: s.queueId, recipients: s.recipients.map((r) => r.address), date: new Date(now) });
+      const data = Buffer.concat([Buffer.from(prepend + received, 'utf8'), s.data]);
+      queueLog.messageId(log, cleanupProg, s.queueId, findMessageId(s.data));
+      if (s.effects.discard !== undefined) {
+        queueLog.discarded(log, cleanupProg, s.queueId, s.effects.discard || 'discarded by policy');
+        queueLog.removed(log, qmgrProg, s.queueId);
+        return reply(250, '2.0.0', `Ok: queued as ${s.queueId}`);
+      }
+      const msg: QueuedMessage = {
+        id: s.queueId, arrival: now, sender: s.sender,
+        recipients: recipients.map((r) => ({ ...r, status: 'pending' as const })),
+        data, envid: s.envid, ret: s.ret, bodyType: s.bodyType, smtputf8: s.smtputf8, client: s.clientLabel,
+        hold: s.effects.hold, filter: s.effects.filter, nextAttempt: now, attempts: 0,
+      };
+      try {
+        await store.enqueue(msg);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        queueLog.writeError(log, cleanupProg, s.queueId, why);
+        if (err instanceof QueueWriteError && err.kind === 'nospace') return reply(452, '4.3.1', 'Insufficient system storage');
+        return reply(451, '4.3.0', 'Error: queue file write error');
+      }
+      if (s.effects.hold !== undefined) {
+        queueLog.held(log, cleanupProg, s.queueId, s.effects.hold || 'held by policy');
+      } else {
+        queueLog.active(log, qmgrProg, s.queueId, s.sender, data.length, recipients.length);
+        scheduler.wake(s.queueId);
+      }
+      return reply(250, '2.0.0', `Ok: queued as ${s.queueId}`);
+    },
+  };
+}

@@ -1,0 +1,30 @@
+/** The Received: header Postern adds, in Postfix's layout (RFC 5321 §4.4, RFC 3848 protocol names). */
+
+import type { SessionFacts } from '../policy/types.js';
+
+/** RFC 5322 date: "Sun, 22 Nov 2026 09:45:01 +0000 (UTC)". */
+export function rfc5322Date(d: Date): string {
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const mons = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  const hh = String(Math.floor(Math.abs(off) / 60)).padStart(2, '0');
+  const mm = String(Math.abs(off) % 60).padStart(2, '0');
+  const zone = Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? 'UTC';
+  const time = [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  return `${days[d.getDay()]}, ${d.getDate()} ${mons[d.getMonth()]} ${d.getFullYear()} ${time} ${sign}${hh}${mm} (${zone})`;
+}
+
+/** "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA" (RFC 3848) or "SMTP". */
+export function withProtocol(f: SessionFacts): string {
+  if (f.protocol === 'SMTP') return 'SMTP';
+  return `ESMTP${f.tls ? 'S' : ''}${f.saslUsername ? 'A' : ''}`;
+}
+
+export function receivedHeader(f: SessionFacts, opts: { myhostname: string; mailName: string; queueId: string; recipients: readonly string[]; date: Date }): string {
+  const helo = f.helo ?? f.client.addr;
+  const addr = f.client.addr.includes(':') ? `IPv6:${f.client.addr}` : f.client.addr;
+  let h = `Received: from ${helo} (${f.client.name} [${addr}])\r\n\tby ${opts.myhostname} (${opts.mailName}) with ${withProtocol(f)} id ${opts.queueId}`;
+  if (opts.recipients.length === 1) h += `\r\n\tfor <${opts.recipients[0]}>`;
+  return `${h}; ${rfc5322Date(opts.date)}\r\n`;
+}

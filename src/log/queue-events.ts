@@ -1,0 +1,40 @@
+/** Mail log sentences of cleanup, qmgr and the delivery agents, one function per event (Postfix wording). */
+
+import type { MailLog } from './maillog.js';
+
+/** Postfix's delay format: "0" under 10 ms, two significant digits below 10 s, whole seconds above. */
+export function fmtDelay(seconds: number): string {
+  if (seconds < 0.01) return '0';
+  if (seconds >= 10) return String(Math.round(seconds));
+  return String(Number(seconds.toPrecision(2)));
+}
+
+export const queueLog = {
+  messageId(log: MailLog, program: string, id: string, messageId: string): void {
+    log.line(program, `${id}: message-id=${messageId}`);
+  },
+  active(log: MailLog, program: string, id: string, sender: string, size: number, nrcpt: number): void {
+    log.line(program, `${id}: from=<${sender}>, size=${size}, nrcpt=${nrcpt} (queue active)`);
+  },
+  held(log: MailLog, program: string, id: string, reason: string): void {
+    log.line(program, `${id}: hold: ${reason}`);
+  },
+  discarded(log: MailLog, program: string, id: string, reason: string): void {
+    log.line(program, `${id}: discard: ${reason}`);
+  },
+  writeError(log: MailLog, program: string, id: string, why: string): void {
+    log.warning(program, `${id}: queue file write error: ${why}`);
+  },
+  delivery(log: MailLog, program: string, id: string, d: {
+    to: string; origTo?: string; relay: string; delay: number; delays: [number, number, number, number]; dsn: string; status: string; text: string;
+  }): void {
+    const orig = d.origTo && d.origTo.toLowerCase() !== d.to.toLowerCase() ? `, orig_to=<${d.origTo}>` : '';
+    log.line(program, `${id}: to=<${d.to}>${orig}, relay=${d.relay}, delay=${fmtDelay(d.delay)}, delays=${d.delays.map(fmtDelay).join('/')}, dsn=${d.dsn}, status=${d.status} (${d.text})`);
+  },
+  removed(log: MailLog, program: string, id: string): void {
+    log.line(program, `${id}: removed`);
+  },
+  expired(log: MailLog, program: string, id: string, sender: string): void {
+    log.line(program, `${id}: from=<${sender}>, status=expired, returned to sender`);
+  },
+};

@@ -1,0 +1,156 @@
+/**
+ * The durable queue: one SQLite database in queue_directory, WAL mode, synchronous=FULL,
+ * with group commit — enqueue() calls made during one event-loop turn are committed in one
+ * transaction (one fsync) and all resolve together. Why SQLite and not a file per message:
+ * docs/queue.md (measured 4× faster per message, 10× with group commit, and it does not
+ * slow down as messages accumulate).
+ *
+ * Only this module (through DurableWriter) writes queue files.
+ */
+
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DurableWriter } from './durable.js';
+import type { QueuedMessage, QueuedRecipient } from './types.js';
+import { QueueWriteError } from './types.js';
+
+export interface QueueListEntry {
+  readonly id: string;
+  readonly size: number;
+  readonly arrival: number;
+  readonly sender: string;
+  readonly recipients: readonly QueuedRecipient[];
+  readonly held: boolean;
+}
+
+export interface QueueStore {
+  enqueue(msg: QueuedMessage): Promise<void>;
+  due(now: number, limit: number, exclude: ReadonlySet<string>): QueuedMessage[];
+  updateRecipients(id: string, recipients: QueuedRecipient[], nextAttempt: number, attempts: number): void;
+  remove(id: string): void;
+  list(): QueueListEntry[];
+  get(id: string): QueuedMessage | undefined;
+  count(): number;
+  close(): void;
+}
+
+interface Row {
+  id: string; arrival: number; sender: string; recipients: string; data: Buffer; meta: string; next_attempt: number; attempts: number; held: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY, arrival INTEGER NOT NULL, sender TEXT NOT NULL, recipients TEXT NOT NULL,
+  data BLOB NOT NULL, meta TEXT NOT NULL, next_attempt INTEGER NOT NULL, attempts INTEGER NOT NULL, held INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_due ON messages (held, next_attempt);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '1');
+`;
+
+function toMessage(r: Row): QueuedMessage {
+  const meta = JSON.parse(r.meta) as Partial<QueuedMessage>;
+  return {
+    ...meta, id: r.id, arrival: r.arrival, sender: r.sender, recipients: JSON.parse(r.recipients) as QueuedRecipient[],
+    data: r.data, client: meta.client ?? 'unknown', nextAttempt: r.next_attempt, attempts: r.attempts,
+  };
+}
+
+export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: number; readonly?: boolean } = {}): QueueStore {
+  mkdirSync(queueDirectory, { recursive: true, mode: 0o700 });
+  const db = new Database(join(queueDirectory, 'queue.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+  const format = (db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string }).value;
+  if (format !== '1') throw new Error(`queue database format ${format} is newer than this Postern understands`);
+  const writer = new DurableWriter(db, queueDirectory);
+  const groupMax = opts.groupCommitMax ?? 64;
+
+  const insert = db.prepare('INSERT INTO messages (id, arrival, sender, recipients, data, meta, next_attempt, attempts, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const del = db.prepare('DELETE FROM messages WHERE id = ?');
+  const update = db.prepare('UPDATE messages SET recipients = ?, next_attempt = ?, attempts = ? WHERE id = ?');
+  const dueStmt = db.prepare('SELECT * FROM messages WHERE held = 0 AND next_attempt <= ? ORDER BY next_attempt LIMIT ?');
+  const getStmt = db.prepare('SELECT * FROM messages WHERE id = ?');
+  const listStmt = db.prepare('SELECT id, arrival, sender, recipients, length(data) AS size, held FROM messages ORDER BY arrival');
+  const countStmt = db.prepare('SELECT count(*) AS n FROM messages');
+
+  type Pending = { msg: QueuedMessage; resolve: () => void; reject: (e: Error) => void };
+  let pending: Pending[] = [];
+  let removals: string[] = [];
+  let scheduled = false;
+
+  function flush(): void {
+    scheduled = false;
+    while (pending.length > 0 || removals.length > 0) {
+      const batch = pending.splice(0, groupMax);
+      const gone = removals;
+      removals = [];
+      try {
+        writer.commit(() => {
+          for (const { msg } of batch) {
+            const { id, arrival, sender, recipients, data, nextAttempt, attempts, ...rest } = msg;
+            const meta = JSON.stringify(rest);
+            insert.run(id, arrival, sender, JSON.stringify(recipients), data, meta, nextAttempt, attempts, msg.hold ? 1 : 0);
+          }
+          for (const id of gone) del.run(id);
+        });
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        const e = err instanceof QueueWriteError ? err : new QueueWriteError(String(err), 'io');
+        for (const p of batch) p.reject(e);
+        // Removals of delivered messages are retried with the next batch (at-least-once).
+        removals.push(...gone);
+        if (batch.length === 0) break;
+      }
+    }
+  }
+
+  function schedule(): void {
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  }
+
+  return {
+    enqueue(msg) {
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ msg, resolve, reject });
+        schedule();
+      });
+    },
+    due(now, limit, exclude) {
+      const rows = dueStmt.all(now, limit + exclude.size) as Row[];
+      return rows.filter((r) => !exclude.has(r.id)).slice(0, limit).map(toMessage);
+    },
+    updateRecipients(id, recipients, nextAttempt, attempts) {
+      try {
+        writer.commit(() => update.run(JSON.stringify(recipients), nextAttempt, attempts, id));
+      } catch {
+        // XXX: losing a retry-state update only means an earlier retry; the message stays queued.
+      }
+    },
+    remove(id) {
+      removals.push(id);
+      schedule();
+    },
+    list() {
+      return (listStmt.all() as (Row & { size: number })[]).map((r) => ({
+        id: r.id, size: r.size, arrival: r.arrival, sender: r.sender, recipients: JSON.parse(r.recipients) as QueuedRecipient[], held: r.held === 1,
+      }));
+    },
+    get(id) {
+      const r = getStmt.get(id) as Row | undefined;
+      return r ? toMessage(r) : undefined;
+    },
+    count() {
+      return (countStmt.get() as { n: number }).n;
+    },
+    close() {
+      flush();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * The scheduler (Postfix's qmgr): picks due messages from the queue, asks resolve/ where
+ * each pending recipient goes, hands targets to delivery agents with bounded concurrency,
+ * logs one line per recipient and removes the message when every recipient is done.
+ * Deferred recipients are retried with exponential backoff; nothing is dropped.
+ */
+
+import type { QueueStore } from '../queue/store.js';
+import type { QueuedMessage, QueuedRecipient } from '../queue/types.js';
+import type { AddressResolver, DeliveryTarget } from '../resolve/types.js';
+import type { DeliveryAgent, DeliveryOutcome } from '../delivery/types.js';
+import type { MailLog } from '../log/maillog.js';
+import { programName } from '../log/maillog.js';
+import { queueLog } from '../log/queue-events.js';
+import type { Params } from '../config/types.js';
+import { nextRetryDelay } from './backoff.js';
+
+export interface Scheduler {
+  start(): void;
+  wake(id?: string): void;
+  stop(): Promise<void>;
+}
+
+/** Deferral text for mail that needs outbound SMTP, which Postern does not have yet. */
+export const REMOTE_NOT_AVAILABLE = 'delivery to remote domains not available yet';
+
+export function createScheduler(deps: { store: QueueStore; resolver: AddressResolver; agents: { maildir: DeliveryAgent }; log: MailLog; params: Params }): Scheduler {
+  const { store, resolver, agents, log, params } = deps;
+  const syslogName = params.str('syslog_name');
+  const qmgr = programName(syslogName, 'qmgr');
+  const concurrency = params.int('local_destination_concurrency_limit');
+  const minBackoff = params.timeMs('minimal_backoff_time');
+  const maxBackoff = params.timeMs('maximal_backoff_time');
+  const lifetime = params.timeMs('maximal_queue_lifetime');
+  const runDelay = params.timeMs('queue_run_delay');
+  const inflight = new Map<string, Promise<void>>();
+  let timer: NodeJS.Timeout | undefined;
+  let scheduled = false;
+  let stopped = true;
+
+  function pump(): void {
+    scheduled = false;
+    if (stopped) return;
+    const room = concurrency - inflight.size;
+    if (room <= 0) return;
+    const due = store.due(Date.now(), room, new Set(inflight.keys()));
+    for (const msg of due) {
+      const p = deliverMessage(msg)
+        .catch((err: unknown) => log.error(qmgr, `${msg.id}: delivery failed unexpectedly: ${(err as Error).stack ?? String(err)}`))
+        .finally(() => {
+          inflight.delete(msg.id);
+          wake();
+        });
+      inflight.set(msg.id, p);
+    }
+  }
+
+  function wake(): void {
+    if (!scheduled && !stopped) {
+      scheduled = true;
+      setImmediate(pump);
+    }
+  }
+
+  async function deliverMessage(msg: QueuedMessage): Promise<void> {
+    const started = Date.now();
+    const recipients: QueuedRecipient[] = msg.recipients.map((r) => ({ ...r }));
+    const pending = recipients.filter((r) => r.status !== 'done');
+    // Expand every pending recipient, remembering which queue recipient each target serves.
+    const byTarget = new Map<DeliveryTarget, QueuedRecipient>();
+    const outcomes: DeliveryOutcome[] = [];
+    const maildirTargets: DeliveryTarget[] = [];
+    for (const r of pending) {
+      let targets: DeliveryTarget[];
+      try {
+        targets = await resolver.expand(r.address);
+      } catch (err) {
+        targets = [{ kind: 'defer', recipient: r.address, originalRecipient: r.address, dsn: '4.3.0', text: `address resolution failed: ${(err as Error).message}` }];
+      }
+      for (const t of targets) {
+        byTarget.set(t, r);
+        if (t.kind === 'maildir') maildirTargets.push(t);
+        else if (t.kind === 'remote') outcomes.push({ target: t, status: 'deferred', dsn: '4.4.1', text: REMOTE_NOT_AVAILABLE, relay: 'none' });
+        else if (t.kind === 'bounce') outcomes.push({ target: t, status: 'bounced', dsn: t.dsn, text: t.text, relay: 'local' });
+        else outcomes.push({ target: t, status: 'deferred', dsn: t.dsn, text: t.text, relay: 'local' });
+      }
+    }
+    const transmitStart = Date.now();
+    if (maildirTargets.length) outcomes.push(...(await agents.maildir.deliver(msg, maildirTargets)));
+    const end = Date.now();
+
+    // A queue recipient is done when all its targets are sent or bounced; deferred otherwise.
+    const state = new Map<QueuedRecipient, { deferred?: string }>();
+    for (const o of outcomes) {
+      const r = byTarget.get(o.target)!;
+      const s = state.get(r) ?? {};
+      if (o.status === 'deferred') s.deferred = o.text;
+      state.set(r, s);
+      const program = programName(syslogName, o.relay === 'virtual' ? 'virtual' : o.relay === 'none' ? 'qmgr' : 'local');
+      queueLog.delivery(log, program, msg.id, {
+        to: o.target.recipient, origTo: o.target.originalRecipient, relay: o.relay,
+        delay: (end - msg.arrival) / 1000,
+        delays: [0, (started - msg.arrival) / 1000, (transmitStart - started) / 1000, (end - transmitStart) / 1000],
+        dsn: o.dsn, status: o.status, text: o.text,
+      });
+      // XXX: bounce messages (RFC 3464 DSNs) to the sender arrive with the DSN issue; bounced
+      // recipients are logged with status=bounced and leave the queue.
+    }
+    for (const r of pending) {
+      const s = state.get(r);
+      if (!s || s.deferred === undefined) {
+        r.status = 'done';
+        delete r.reason;
+      } else {
+        r.status = 'deferred';
+        r.reason = s.deferred;
+      }
+    }
+    if (recipients.every((r) => r.status === 'done')) {
+      store.remove(msg.id);
+      queueLog.removed(log, qmgr, msg.id);
+      return;
+    }
+    if (end - msg.arrival > lifetime) {
+      queueLog.expired(log, qmgr, msg.id, msg.sender);
+      store.remove(msg.id);
+      queueLog.removed(log, qmgr, msg.id);
+      return;
+    }
+    const attempts = msg.attempts + 1;
+    store.updateRecipients(msg.id, recipients, end + nextRetryDelay(attempts, minBackoff, maxBackoff), attempts);
+  }
+
+  return {
+    start() {
+      stopped = false;
+      timer = setInterval(wake, Math.min(runDelay, 60_000));
+      timer.unref();
+      wake();
+    },
+    wake,
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await Promise.allSettled([...inflight.values()]);
+    },
+  };
+}
