@@ -24,13 +24,13 @@ export type RecipientCheck =
 
 /** Where one recipient's copy goes after alias expansion. */
 export type DeliveryTarget =
-  | { readonly kind: 'maildir'; readonly path: string; readonly uid?: number; readonly gid?: number; readonly recipient: string; readonly originalRecipient: string }
+  | { readonly kind: 'maildir'; readonly via: 'local' | 'virtual'; readonly path: string; readonly uid?: number; readonly gid?: number; readonly recipient: string; readonly originalRecipient: string }
   | { readonly kind: 'remote'; readonly recipient: string; readonly originalRecipient: string }
   | { readonly kind: 'bounce'; readonly recipient: string; readonly originalRecipient: string; readonly dsn: string; readonly text: string }
   | { readonly kind: 'defer'; readonly recipient: string; readonly originalRecipient: string; readonly dsn: string; readonly text: string };
 
 export interface AddressResolver {
-  classify(address: string): AddressClass;
+  classify(address: string): Promise<AddressClass>;
   /** Does this recipient exist (local users, aliases, virtual maps)? Builds Postfix's 550 5.1.1 wording. */
   checkRecipient(address: string): Promise<RecipientCheck>;
   /** Expand aliases/virtual aliases and return where each copy is delivered. */
