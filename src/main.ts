@@ -167,7 +167,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
     const tables = new TableRegistry({ baseDir: d });
     const resolver = createResolver(next.main, { tables });
     const cleanup = createCleanup({ store, log: l, params: next.main, scheduler });
-    await Promise.allSettled(old.listeners.map((x) => x.close()));
+    await Promise.allSettled(old.listeners.map((x) => x.stopAccepting()));
     try {
       const listeners = await startListeners(next, { tables, resolver, dns: dnsFromParams(next.main), log: l, cleanup });
       l.line(prog, 'reload -- configuration ' + d);

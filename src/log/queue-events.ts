@@ -6,7 +6,8 @@ import type { MailLog } from './maillog.js';
 export function fmtDelay(seconds: number): string {
   if (seconds < 0.01) return '0';
   if (seconds >= 10) return String(Math.round(seconds));
-  return String(Number(seconds.toPrecision(2)));
+  // Two significant digits, at most two decimals (Postfix's format_tv with sig 2, max 2).
+  return String(Number(Number(seconds.toPrecision(2)).toFixed(2)));
 }
 
 export const queueLog = {
