@@ -42,7 +42,7 @@ export function createCleanup(deps: { store: QueueStore; log: MailLog; params: P
       const prepend = s.effects.prepend.map((h) => `${h.replace(/\r?\n/g, '\r\n')}\r\n`).join('');
       const received = receivedHeader(s.facts, { myhostname, mailName, queueId: s.queueId, recipients: s.recipients.map((r) => r.address), date: new Date(now) });
       const data = Buffer.concat([Buffer.from(prepend + received, 'utf8'), s.data]);
-      queueLog.messageId(log, cleanupProg, s.queueId, findMessageId(s.data));
+      queueLog.messageId(log, cleanupProg, s.queueId, findMessageId(s.data) || '<>');
       if (s.effects.discard !== undefined) {
         queueLog.discarded(log, cleanupProg, s.queueId, s.effects.discard || 'discarded by policy');
         queueLog.removed(log, qmgrProg, s.queueId);

@@ -9,6 +9,7 @@
 import { Resolver } from 'node:dns/promises';
 import type { Dns, DnsResult, MxRecord } from './types.js';
 import type { Params } from '../config/types.js';
+import { ipBytes } from '../policy/networks.js';
 
 export interface DnsOptions {
   servers?: string[];
@@ -26,6 +27,16 @@ function classify<T>(err: unknown): DnsResult<T> {
   if (code === 'ENOTFOUND') return { kind: 'nxdomain' };
   if (code === 'ENODATA') return { kind: 'nodata' };
   return { kind: 'tempfail', reason: code || (err as Error).message };
+}
+
+/** "192.0.2.7" → "7.2.0.192.in-addr.arpa"; IPv6 → nibbles under ip6.arpa. */
+export function reverseName(ip: string): string {
+  const b = ipBytes(ip);
+  if (!b) return ip;
+  if (b.family === 4) return `${[...b.bytes].reverse().join('.')}.in-addr.arpa`;
+  const nibbles: string[] = [];
+  for (const byte of b.bytes) nibbles.push((byte >> 4).toString(16), (byte & 15).toString(16));
+  return `${nibbles.reverse().join('.')}.ip6.arpa`;
 }
 
 export function createDns(opts: DnsOptions): Dns {
@@ -66,7 +77,8 @@ export function createDns(opts: DnsOptions): Dns {
   return {
     a: addr('A'),
     aaaa: addr('AAAA'),
-    ptr: (ip) => cached<string>(`PTR ${ip}`, async () => ({ records: await resolver.reverse(ip), ttl: FIXED_TTL })),
+    // resolvePtr, not reverse(): reverse() answers from /etc/hosts first.
+    ptr: (ip) => cached<string>(`PTR ${ip}`, async () => ({ records: await resolver.resolvePtr(reverseName(ip)), ttl: FIXED_TTL })),
     mx: (name) => cached<MxRecord>(`MX ${name.toLowerCase()}`, async () => ({ records: await resolver.resolveMx(name), ttl: FIXED_TTL })),
     txt: (name) => cached<string>(`TXT ${name.toLowerCase()}`, async () => ({ records: (await resolver.resolveTxt(name)).map((parts) => parts.join('')), ttl: FIXED_TTL })),
   };
