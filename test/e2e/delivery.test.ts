@@ -63,8 +63,7 @@ const MESSAGE = [
   '.a line that starts with a dot',
   '..two dots',
   'last line',
-  '',
-].join('\n');
+].join('\n'); // no final newline: swaks sends the data, then CRLF.CRLF
 
 function splitDelivered(text: string): { prefix: string[]; received: string; rest: string } {
   const lines = text.split('\n');
@@ -89,7 +88,7 @@ test('swaks delivers to a virtual mailbox; the Maildir file is the message plus 
   const { prefix, received, rest } = splitDelivered(msgs[0]!.text);
   assert.deepEqual(prefix, ['Return-Path: <sender@remote.example>', 'X-Original-To: alice@example.test', 'Delivered-To: alice@example.test']);
   assert.match(received, new RegExp(`^Received: from client\\.test \\(client\\.test \\[127\\.0\\.0\\.1\\]\\)\\n\\tby mx\\.test \\(Postern\\) with ESMTP id ${id}\\n\\tfor <alice@example\\.test>; \\w{3}, \\d+ \\w{3} \\d{4} \\d\\d:\\d\\d:\\d\\d [+-]\\d{4} \\(\\w+\\)$`));
-  assert.equal(rest, MESSAGE);
+  assert.equal(rest, MESSAGE + '\n');
   const log = srv.log();
   assert.match(log, /postfix\/smtpd\[\d+\]: connect from client\.test\[127\.0\.0\.1\]/);
   assert.match(log, new RegExp(`postfix/smtpd\\[\\d+\\]: ${id}: client=client\\.test\\[127\\.0\\.0\\.1\\]`));
