@@ -13,11 +13,11 @@ export interface RawValue {
   readonly line: number;
 }
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** Parse a Postfix time value ("300s", "1d", "5") into milliseconds; undefined when malformed. */
 export function parseTimeMs(value: string, defaultUnit: string = 's'): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([smhdw]?)$/i.exec(value.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|[smhdw]?)$/i.exec(value.trim());
   if (!m) return undefined;
   const unit = (m[2] || defaultUnit).toLowerCase();
   return Math.round(Number(m[1]) * (UNIT_MS[unit] ?? 1000));

@@ -69,7 +69,7 @@ export class Session {
   private readonly p: {
     lineLimit: number; sizeLimit: number; rcptLimit: number; softErrors: number; hardErrors: number; errorSleep: number;
     junkLimit: number; commandLimit: number; sessionLimit: number; heloRequired: boolean; vrfyDisabled: boolean;
-    bareLf: 'normalize' | 'reject' | 'no'; headerLimit: number; discardEhlo: Set<string>; banner: string;
+    bareLf: 'normalize' | 'reject' | 'no'; headerLimit: number; discardEhlo: Set<string>; banner: string; greetPause: number;
   };
 
   constructor(private readonly socket: Socket, private readonly client: ClientInfo, private readonly deps: SessionDeps) {
@@ -93,6 +93,7 @@ export class Session {
       headerLimit: params.int('header_size_limit'),
       discardEhlo: new Set(params.list('smtpd_discard_ehlo_keywords').map((k) => k.toUpperCase())),
       banner: params.str('smtpd_banner'),
+      greetPause: params.timeMs('postern_smtpd_greet_pause'),
     };
     socket.setTimeout(params.timeMs('smtpd_timeout'));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -114,6 +115,8 @@ export class Session {
     const d = await this.safePolicy('connect', this.facts(), 'CONNECT');
     if (d?.reply) this.connectRefusal = d.reply;
     if (this.mode === 'closed') return;
+    if (this.p.greetPause > 0) await sleep(this.p.greetPause);
+    if (this.closed()) return;
     if (this.input.pending > 0) {
       // The client talked before our greeting (RFC 5321 §4.3.1 says it must wait).
       this.unauthPipelining = true;
@@ -122,6 +125,10 @@ export class Session {
     this.mode = 'command';
     this.send(reply(220, '', this.p.banner));
     this.pump();
+  }
+
+  private closed(): boolean {
+    return this.mode === 'closed';
   }
 
   private peek(): string {
@@ -221,11 +228,12 @@ export class Session {
   /** An error reply: counted, and delayed once the soft limit is reached (tarpit, no blocking). */
   private async error(r: Reply): Promise<void> {
     this.errors++;
-    if (this.errors >= this.p.softErrors && this.p.errorSleep > 0) {
+    if (this.errors >= this.p.softErrors && this.p.errorSleep > 0 && this.errors < this.p.hardErrors) {
       this.flush();
       await sleep(this.p.errorSleep);
     }
     this.send(r);
+    this.checkHardLimit();
   }
 
   private async respond(r: Reply): Promise<void> {
@@ -239,11 +247,6 @@ export class Session {
     const arg = sp < 0 ? '' : text.slice(sp + 1);
     const spec = COMMAND_BY_NAME.get(verb);
     this.commands++;
-    if (this.errors >= this.p.hardErrors) {
-      smtpdLog.tooManyErrors(this.deps.log, this.who, this.lastCommand);
-      this.send(reply(421, '4.7.0', `${this.deps.hostname} Error: too many errors`, true));
-      return;
-    }
     if (this.commands > this.p.commandLimit) {
       smtpdLog.commandLimit(this.deps.log, this.who, this.lastCommand);
       this.send(reply(421, '4.7.0', `${this.deps.hostname} Error: too many commands`, true));
@@ -269,6 +272,14 @@ export class Session {
     if (!r) return; // the handler replied itself (DATA, BDAT)
     this.stats.count(verb, r.code < 400);
     await this.respond(r);
+  }
+
+  /** Postfix checks the hard limit before reading the next command: the 421 follows the last error at once. */
+  private checkHardLimit(): boolean {
+    if (this.errors < this.p.hardErrors || this.closeAfterFlush) return false;
+    smtpdLog.tooManyErrors(this.deps.log, this.who, this.lastCommand);
+    this.send(reply(421, '4.7.0', `${this.deps.hostname} Error: too many errors`, true));
+    return true;
   }
 
   private async dispatch(verb: string, arg: string): Promise<Reply | undefined> {

@@ -20,5 +20,6 @@ export const smtpdParams = declare([
   { name: 'smtpd_forbid_bare_newline', type: 'string', default: 'normalize', doc: 'Bare LF in SMTP input: normalize (accept as line end), reject (521 and disconnect), or no.' },
   { name: 'smtpd_forbid_bare_newline_exclusions', type: 'list', default: '$mynetworks', doc: 'Clients exempt from smtpd_forbid_bare_newline = reject.' },
   { name: 'smtpd_client_port_logging', type: 'bool', default: 'no', doc: 'Log the client port after the address.' },
+  { name: 'postern_smtpd_greet_pause', type: 'time', default: '0s', timeUnit: 's', doc: 'Wait this long before the 220 greeting, so clients that talk first are caught (like postscreen_greet_wait; 0 = off).', posternOnly: true },
   { name: 'smtpd_pipelining_grace', type: 'time', default: '0s', timeUnit: 's', doc: 'Unused placeholder kept for Postfix compatibility.', noEffect: 'Postern detects pre-greeting talk without a wait' },
 ]);
