@@ -9,6 +9,9 @@ import type { Diagnostic, LoadedConfig, Params } from './types.js';
 import { ConfigError } from './types.js';
 import { validatePolicyConfig } from '../policy/validate.js';
 import { parseCidr } from '../policy/networks.js';
+import { TableRegistry } from '../tables/open.js';
+import { TableError } from '../tables/types.js';
+import { existsSync } from 'node:fs';
 
 function where(p: Params, name: string, fallback: { file: string; line: number }): { file: string; line: number } {
   return p.origin(name) ?? fallback;
@@ -59,6 +62,32 @@ function dangerous(cfg: LoadedConfig): Diagnostic[] {
   return out;
 }
 
+/** Parameters whose values are (or may contain) lookup tables, checked by opening them. */
+const TABLE_PARAMS = ['alias_maps', 'local_recipient_maps', 'virtual_alias_maps', 'virtual_mailbox_maps', 'virtual_uid_maps', 'virtual_gid_maps',
+  'mydestination', 'relay_domains', 'virtual_mailbox_domains', 'virtual_alias_domains'];
+
+function tableProblems(cfg: LoadedConfig): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const tables = new TableRegistry({ baseDir: cfg.dir });
+  for (const name of TABLE_PARAMS) {
+    const at = cfg.main.origin(name) ?? { file: '<default>', line: 0 };
+    for (const item of cfg.main.list(name)) {
+      if (!/^[a-z]+:/i.test(item) || item.startsWith('[')) continue;
+      try {
+        if (name === 'alias_maps') {
+          const file = item.replace(/^(proxy:)*[a-z]+:/, '');
+          if (!existsSync(file)) throw new TableError(`table source file ${file} does not exist`);
+        } else tables.open(item);
+      } catch (err) {
+        const missing = /does not exist/.test((err as Error).message);
+        // A missing alias file is common on fresh systems and acts as empty; anything else cannot run.
+        out.push({ severity: missing && at.file === '<default>' ? 'info' : missing ? 'warning' : 'error', ...at, message: `${name}: ${(err as Error).message}` });
+      }
+    }
+  }
+  return out;
+}
+
 export async function runCheck(dir: string, out: (line: string) => void): Promise<number> {
   let cfg: LoadedConfig;
   try {
@@ -80,6 +109,7 @@ export async function runCheck(dir: string, out: (line: string) => void): Promis
       }
     }
   }
+  diags.push(...tableProblems(cfg));
   diags.push(...dangerous(cfg));
   const order = { error: 0, warning: 1, info: 2 };
   diags.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1) || order[a.severity] - order[b.severity]);

@@ -66,7 +66,7 @@ export function parseMasterCf(text: string, file: string): { entries: MasterEntr
     }
     const first = raw.trim().split(/\s+/);
     const looksLikeService = first.length >= 8 && TYPES.has(first[1] ?? '');
-    if (!looksLikeService && logical.length > 0 && /^(-o|-v|-D|flags=|user=|argv=|\{|-[A-Za-z])/.test(raw)) {
+    if (!looksLikeService && logical.length > 0 && (first.length < 8 || /^(-o|-v|-D|flags=|user=|argv=|\{|-[A-Za-z]|\$)/.test(raw))) {
       const prev = logical[logical.length - 1]!;
       diagnostics.push({
         severity: 'error', file, line: i + 1,
