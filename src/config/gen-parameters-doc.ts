@@ -1,0 +1,41 @@
+/**
+ * Prints docs/parameters.md from the declarations (config/params/*.ts): one table per area.
+ * `npm run docs:params` regenerates it; a test fails when the committed file differs.
+ */
+
+import { pathToFileURL } from 'node:url';
+import type { ParamDecl } from './declare.js';
+import { generalParams } from './params/general.js';
+import { smtpdParams } from './params/smtpd.js';
+import { policyParams } from './params/policy.js';
+import { queueParams } from './params/queue.js';
+import { deliveryParams } from './params/delivery.js';
+import { dnsParams } from './params/dns.js';
+import { tablesParams } from './params/tables.js';
+import { noeffectParams } from './params/noeffect.js';
+import { futureParams } from './params/future.js';
+
+const AREAS: [string, readonly ParamDecl[]][] = [
+  ['General', generalParams], ['SMTP server', smtpdParams], ['Restrictions', policyParams], ['Addresses and local delivery', deliveryParams],
+  ['Queue and scheduler', queueParams], ['DNS', dnsParams], ['Lookup tables', tablesParams],
+  ['Accepted without effect in Postern', noeffectParams], ['Postfix parameters for features not in Postern yet', futureParams],
+];
+
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function renderParametersDoc(): string {
+  let out = '# Parameters\n\nGenerated from `src/config/params/*.ts` by `npm run docs:params`; do not edit by hand.\n' +
+    'Every parameter Postern reads is declared once, with its type, default and bounds. Parameters marked *Postern only* are not in Postfix.\n';
+  for (const [title, decls] of AREAS) {
+    if (decls.length === 0) continue;
+    out += `\n## ${title}\n\n| parameter | type | default | bounds | meaning |\n|---|---|---|---|---|\n`;
+    for (const d of [...decls].sort((a, b) => a.name.localeCompare(b.name))) {
+      const bounds = [d.min !== undefined ? `≥ ${d.min}` : '', d.max !== undefined ? `≤ ${d.max}` : ''].filter(Boolean).join(', ');
+      const notes = [d.doc, d.noEffect ? `No effect: ${d.noEffect}.` : '', d.posternOnly ? '*Postern only.*' : ''].filter(Boolean).join(' ');
+      out += `| \`${d.name}\` | ${d.type} | ${d.default ? `\`${cell(d.default)}\`` : '(empty)'} | ${bounds} | ${cell(notes)} |\n`;
+    }
+  }
+  return out;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) process.stdout.write(renderParametersDoc());
