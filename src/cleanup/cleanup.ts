@@ -25,7 +25,7 @@ export function findMessageId(data: Buffer): string {
   return m ? m[1]!.replace(/\r\n[ \t]+/g, ' ').trim() : '';
 }
 
-export function createCleanup(deps: { store: QueueStore; log: MailLog; params: Params; scheduler: { wake(id?: string): void } }): Cleanup {
+export function createCleanup(deps: { store: QueueStore; log: MailLog; params: Params; scheduler: { submitted(msg: QueuedMessage): void } }): Cleanup {
   const { store, log, params, scheduler } = deps;
   const syslogName = params.str('syslog_name');
   const cleanupProg = programName(syslogName, 'cleanup');
@@ -66,7 +66,7 @@ export function createCleanup(deps: { store: QueueStore; log: MailLog; params: P
         queueLog.held(log, cleanupProg, s.queueId, s.effects.hold || 'held by policy');
       } else {
         queueLog.active(log, qmgrProg, s.queueId, s.sender, data.length, recipients.length);
-        scheduler.wake(s.queueId);
+        scheduler.submitted(msg);
       }
       return reply(250, '2.0.0', `Ok: queued as ${s.queueId}`);
     },

@@ -2,6 +2,16 @@
 
 import type { SessionFacts } from '../policy/types.js';
 
+// Intl.DateTimeFormat is slow to build; the zone name only changes with the offset (DST).
+let cachedZone: { offset: number; name: string } | undefined;
+function zoneName(offsetMinutes: number): string {
+  if (cachedZone?.offset !== offsetMinutes) {
+    const name = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(new Date()).find((p) => p.type === 'timeZoneName')?.value ?? 'UTC';
+    cachedZone = { offset: offsetMinutes, name };
+  }
+  return cachedZone.name;
+}
+
 /** RFC 5322 date: "Sun, 22 Nov 2026 09:45:01 +0000 (UTC)". */
 export function rfc5322Date(d: Date): string {
   const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -10,7 +20,7 @@ export function rfc5322Date(d: Date): string {
   const sign = off >= 0 ? '+' : '-';
   const hh = String(Math.floor(Math.abs(off) / 60)).padStart(2, '0');
   const mm = String(Math.abs(off) % 60).padStart(2, '0');
-  const zone = Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? 'UTC';
+  const zone = zoneName(off);
   const time = [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
   return `${days[d.getDay()]}, ${d.getDate()} ${mons[d.getMonth()]} ${d.getFullYear()} ${time} ${sign}${hh}${mm} (${zone})`;
 }

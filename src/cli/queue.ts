@@ -20,7 +20,7 @@ export async function runQueueCommand(dir: string, args: string[]): Promise<numb
     process.stdout.write('Mail queue is empty\n');
     return 0;
   }
-  const store = openQueueStore(queueDir);
+  const store = openQueueStore(queueDir, { readonly: true });
   try {
     process.stdout.write(formatMailq(store.list()));
   } finally {

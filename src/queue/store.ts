@@ -28,7 +28,8 @@ export interface QueueStore {
   enqueue(msg: QueuedMessage): Promise<void>;
   due(now: number, limit: number, exclude: ReadonlySet<string>): QueuedMessage[];
   updateRecipients(id: string, recipients: QueuedRecipient[], nextAttempt: number, attempts: number): void;
-  remove(id: string): void;
+  /** Delete a finished message; resolves once the deletion is committed (batched). */
+  remove(id: string): Promise<void>;
   list(): QueueListEntry[];
   get(id: string): QueuedMessage | undefined;
   count(): number;
@@ -58,52 +59,65 @@ function toMessage(r: Row): QueuedMessage {
 
 export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: number; readonly?: boolean } = {}): QueueStore {
   mkdirSync(queueDirectory, { recursive: true, mode: 0o700 });
-  const db = new Database(join(queueDirectory, 'queue.db'));
+  const dbFile = join(queueDirectory, 'queue.db');
+  const db = new Database(dbFile);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
   const format = (db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string }).value;
   if (format !== '1') throw new Error(`queue database format ${format} is newer than this Postern understands`);
-  const writer = new DurableWriter(db, queueDirectory);
+  const writer = opts.readonly ? undefined : new DurableWriter(db, queueDirectory, dbFile);
   const groupMax = opts.groupCommitMax ?? 64;
 
   const insert = db.prepare('INSERT INTO messages (id, arrival, sender, recipients, data, meta, next_attempt, attempts, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   const del = db.prepare('DELETE FROM messages WHERE id = ?');
   const update = db.prepare('UPDATE messages SET recipients = ?, next_attempt = ?, attempts = ? WHERE id = ?');
-  const dueStmt = db.prepare('SELECT * FROM messages WHERE held = 0 AND next_attempt <= ? ORDER BY next_attempt LIMIT ?');
+  const dueStmt = db.prepare('SELECT id FROM messages WHERE held = 0 AND next_attempt <= ? ORDER BY next_attempt LIMIT ?');
   const getStmt = db.prepare('SELECT * FROM messages WHERE id = ?');
   const listStmt = db.prepare('SELECT id, arrival, sender, recipients, length(data) AS size, held FROM messages ORDER BY arrival');
   const countStmt = db.prepare('SELECT count(*) AS n FROM messages');
 
   type Pending = { msg: QueuedMessage; resolve: () => void; reject: (e: Error) => void };
   let pending: Pending[] = [];
-  let removals: string[] = [];
+  let removals: { id: string; done: () => void }[] = [];
   let scheduled = false;
 
   function flush(): void {
     scheduled = false;
+    if (!writer) return;
     while (pending.length > 0 || removals.length > 0) {
       const batch = pending.splice(0, groupMax);
       const gone = removals;
       removals = [];
       try {
-        writer.commit(() => {
+        writer.write(() => {
           for (const { msg } of batch) {
             const { id, arrival, sender, recipients, data, nextAttempt, attempts, ...rest } = msg;
             const meta = JSON.stringify(rest);
             insert.run(id, arrival, sender, JSON.stringify(recipients), data, meta, nextAttempt, attempts, msg.hold ? 1 : 0);
           }
-          for (const id of gone) del.run(id);
+          for (const r of gone) del.run(r.id);
         });
-        for (const p of batch) p.resolve();
       } catch (err) {
         const e = err instanceof QueueWriteError ? err : new QueueWriteError(String(err), 'io');
         for (const p of batch) p.reject(e);
         // Removals of delivered messages are retried with the next batch (at-least-once).
         removals.push(...gone);
         if (batch.length === 0) break;
+        continue;
       }
+      // Acknowledge only once the write is on stable storage (one fsync for many batches).
+      writer.durable().then(
+        () => {
+          for (const p of batch) p.resolve();
+          for (const r of gone) r.done();
+        },
+        (err: Error) => {
+          for (const p of batch) p.reject(err);
+          for (const r of gone) r.done();
+        },
+      );
     }
   }
 
@@ -122,19 +136,22 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
       });
     },
     due(now, limit, exclude) {
-      const rows = dueStmt.all(now, limit + exclude.size) as Row[];
-      return rows.filter((r) => !exclude.has(r.id)).slice(0, limit).map(toMessage);
+      // Ids first: message bodies are read only for the messages actually picked.
+      const ids = (dueStmt.all(now, limit + exclude.size) as { id: string }[]).map((r) => r.id).filter((id) => !exclude.has(id)).slice(0, limit);
+      return ids.map((id) => getStmt.get(id) as Row | undefined).filter((r): r is Row => !!r).map(toMessage);
     },
     updateRecipients(id, recipients, nextAttempt, attempts) {
       try {
-        writer.commit(() => update.run(JSON.stringify(recipients), nextAttempt, attempts, id));
+        writer?.write(() => update.run(JSON.stringify(recipients), nextAttempt, attempts, id));
       } catch {
         // XXX: losing a retry-state update only means an earlier retry; the message stays queued.
       }
     },
     remove(id) {
-      removals.push(id);
-      schedule();
+      return new Promise<void>((resolve) => {
+        removals.push({ id, done: resolve });
+        schedule();
+      });
     },
     list() {
       return (listStmt.all() as (Row & { size: number })[]).map((r) => ({
@@ -150,6 +167,7 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
     },
     close() {
       flush();
+      writer?.close();
       db.close();
     },
   };

@@ -17,7 +17,10 @@ import { nextRetryDelay } from './backoff.js';
 
 export interface Scheduler {
   start(): void;
-  wake(id?: string): void;
+  /** A message cleanup has just committed: deliver it from memory, without reading the queue back. */
+  submitted(msg: QueuedMessage): void;
+  /** Look at the queue again (deferred messages whose time has come). */
+  wake(): void;
   stop(): Promise<void>;
 }
 
@@ -34,25 +37,40 @@ export function createScheduler(deps: { store: QueueStore; resolver: AddressReso
   const lifetime = params.timeMs('maximal_queue_lifetime');
   const runDelay = params.timeMs('queue_run_delay');
   const inflight = new Map<string, Promise<void>>();
+  // Delivered messages whose deletion is not committed yet: never pick them up again.
+  const finishing = new Set<string>();
+  // Fresh messages handed over by cleanup, delivered from memory (Postfix's incoming queue).
+  const ready: QueuedMessage[] = [];
+  const readyIds = new Set<string>();
+  let scanQueue = true; // at start: recover everything accepted before a stop or crash
   let timer: NodeJS.Timeout | undefined;
   let scheduled = false;
   let stopped = true;
 
+  function launch(msg: QueuedMessage): void {
+    const p = deliverMessage(msg)
+      .catch((err: unknown) => log.error(qmgr, `${msg.id}: delivery failed unexpectedly: ${(err as Error).stack ?? String(err)}`))
+      .finally(() => {
+        inflight.delete(msg.id);
+        wake();
+      });
+    inflight.set(msg.id, p);
+  }
+
   function pump(): void {
     scheduled = false;
     if (stopped) return;
-    const room = concurrency - inflight.size;
-    if (room <= 0) return;
-    const due = store.due(Date.now(), room, new Set(inflight.keys()));
-    for (const msg of due) {
-      const p = deliverMessage(msg)
-        .catch((err: unknown) => log.error(qmgr, `${msg.id}: delivery failed unexpectedly: ${(err as Error).stack ?? String(err)}`))
-        .finally(() => {
-          inflight.delete(msg.id);
-          wake();
-        });
-      inflight.set(msg.id, p);
+    while (inflight.size < concurrency && ready.length > 0) {
+      const msg = ready.shift()!;
+      readyIds.delete(msg.id);
+      launch(msg);
     }
+    if (!scanQueue || inflight.size >= concurrency) return;
+    const room = concurrency - inflight.size;
+    const exclude = new Set<string>([...inflight.keys(), ...finishing, ...readyIds]);
+    const due = store.due(Date.now(), room, exclude);
+    if (due.length < room) scanQueue = false;
+    for (const msg of due) launch(msg);
   }
 
   function wake(): void {
@@ -60,6 +78,11 @@ export function createScheduler(deps: { store: QueueStore; resolver: AddressReso
       scheduled = true;
       setImmediate(pump);
     }
+  }
+
+  function finish(id: string): void {
+    finishing.add(id);
+    void store.remove(id).finally(() => finishing.delete(id));
   }
 
   async function deliverMessage(msg: QueuedMessage): Promise<void> {
@@ -117,13 +140,13 @@ export function createScheduler(deps: { store: QueueStore; resolver: AddressReso
       }
     }
     if (recipients.every((r) => r.status === 'done')) {
-      store.remove(msg.id);
+      finish(msg.id);
       queueLog.removed(log, qmgr, msg.id);
       return;
     }
     if (end - msg.arrival > lifetime) {
       queueLog.expired(log, qmgr, msg.id, msg.sender);
-      store.remove(msg.id);
+      finish(msg.id);
       queueLog.removed(log, qmgr, msg.id);
       return;
     }
@@ -134,11 +157,23 @@ export function createScheduler(deps: { store: QueueStore; resolver: AddressReso
   return {
     start() {
       stopped = false;
-      timer = setInterval(wake, Math.min(runDelay, 60_000));
+      timer = setInterval(() => {
+        scanQueue = true;
+        wake();
+      }, Math.min(runDelay, 60_000));
       timer.unref();
       wake();
     },
-    wake,
+    submitted(msg) {
+      if (readyIds.has(msg.id) || inflight.has(msg.id)) return;
+      ready.push(msg);
+      readyIds.add(msg.id);
+      wake();
+    },
+    wake: () => {
+      scanQueue = true;
+      wake();
+    },
     async stop() {
       stopped = true;
       if (timer) clearInterval(timer);

@@ -31,12 +31,18 @@ export function toLf(data: Buffer): Buffer {
   return out.subarray(0, o);
 }
 
+// Maildirs known to exist (created or seen by this process): saves four mkdir calls per delivery.
+const known = new Set<string>();
+
 async function ensureDirs(dir: string, uid?: number, gid?: number): Promise<void> {
+  if (known.has(dir)) return;
   for (const sub of ['', 'tmp', 'new', 'cur']) {
     const p = join(dir, sub);
     await mkdir(p, { recursive: true, mode: 0o700 });
     if (uid !== undefined && gid !== undefined && process.getuid?.() === 0) await chown(p, uid, gid).catch(() => undefined);
   }
+  if (known.size > 100_000) known.clear();
+  known.add(dir);
 }
 
 export async function deliverToMaildir(dir: string, data: Buffer, opts: { uid?: number; gid?: number; prepend: string }): Promise<string> {
@@ -44,7 +50,13 @@ export async function deliverToMaildir(dir: string, data: Buffer, opts: { uid?: 
   const name = uniqueName();
   const tmp = join(dir, 'tmp', name);
   const dest = join(dir, 'new', name);
-  const fh = await open(tmp, 'wx', 0o600);
+  let fh;
+  try {
+    fh = await open(tmp, 'wx', 0o600);
+  } catch (err) {
+    known.delete(dir); // the Maildir may have been removed under us: recreate next time
+    throw err;
+  }
   try {
     await fh.writeFile(Buffer.concat([Buffer.from(opts.prepend, 'utf8'), toLf(data)]));
     await fh.sync();
@@ -56,11 +68,27 @@ export async function deliverToMaildir(dir: string, data: Buffer, opts: { uid?: 
   }
   await fh.close();
   await rename(tmp, dest);
-  const d = await open(join(dir, 'new'), 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+  await syncDir(join(dir, 'new'));
   return dest;
+}
+
+// Directory fsyncs are shared: deliveries that renamed into the same new/ before a sync
+// starts are all covered by that one sync (the rename is durable once new/ is fsync'd).
+const dirSyncs = new Map<string, Promise<void>>();
+
+function syncDir(path: string): Promise<void> {
+  const pending = dirSyncs.get(path);
+  if (pending) return pending;
+  const p = (async () => {
+    await Promise.resolve(); // let other renames into this directory join
+    dirSyncs.delete(path);
+    const d = await open(path, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  })();
+  dirSyncs.set(path, p);
+  return p;
 }

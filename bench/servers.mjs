@@ -1,0 +1,183 @@
+// The three servers under test (and smtp-sink, the protocol floor), each configured
+// equivalently on 127.0.0.1 with private state directories: two local domains with
+// recipient validation at RCPT, permit_mynetworks/reject_unauth_destination relay control,
+// fsync'd queueing before 250, final delivery to Maildir (Haraka: acceptance only).
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, readdirSync, existsSync, readFileSync, chownSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const DOMAINS = ['bench1.test', 'bench2.test'];
+export const USERS = ['u1', 'u2', 'u3', 'u4'];
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+
+const vmailbox = () => DOMAINS.flatMap((d) => USERS.map((u) => `${u}@${d} ${d}/${u}/`)).join('\n') + '\n';
+
+/** Count files in <base>/<domain>/<user>/new for all users. */
+export function countMaildir(base) {
+  let n = 0;
+  for (const d of DOMAINS) for (const u of USERS) {
+    const p = join(base, d, u, 'new');
+    if (existsSync(p)) n += readdirSync(p).length;
+  }
+  return n;
+}
+
+function waitPort(port, timeoutMs = 20000) {
+  return new Promise((resolveP, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const tryOnce = async () => {
+      const net = await import('node:net');
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.once('data', () => { s.destroy(); resolveP(); });
+      s.once('error', () => {
+        s.destroy();
+        if (Date.now() > deadline) reject(new Error(`port ${port} never answered`));
+        else setTimeout(tryOnce, 100);
+      });
+    };
+    void tryOnce();
+  });
+}
+
+export function postern(base, port, opts = {}) {
+  const dir = join(base, 'postern');
+  const conf = join(dir, 'config');
+  const mail = join(dir, 'mail');
+  mkdirSync(conf, { recursive: true });
+  writeFileSync(join(conf, 'main.cf'), [
+    'myhostname = mx.bench.test', 'mydomain = bench.test', 'mydestination = localhost',
+    `virtual_mailbox_domains = ${DOMAINS.join(', ')}`, `virtual_mailbox_maps = texthash:${join(conf, 'vmailbox')}`,
+    `virtual_mailbox_base = ${mail}`, 'mynetworks = 127.0.0.0/8',
+    'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
+    `queue_directory = ${join(dir, 'queue')}`, `data_directory = ${join(dir, 'lib')}`, `maillog_file = ${join(dir, 'maillog')}`,
+    'smtpd_peername_lookup = no', `default_process_limit = ${opts.processLimit ?? 20000}`, 'alias_maps =',
+  ].join('\n') + '\n');
+  writeFileSync(join(conf, 'master.cf'), `127.0.0.1:${port} inet n - n - - smtpd\n`);
+  writeFileSync(join(conf, 'vmailbox'), vmailbox());
+  let proc;
+  return {
+    name: 'Postern', port, delivers: true,
+    countDelivered: () => countMaildir(mail),
+    async start() {
+      proc = spawn(process.execPath, [join(ROOT, 'bin', 'postern.js'), '-c', conf, 'start-fg'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      proc.stderr.on('data', (d) => (err += d));
+      try {
+        await waitPort(port);
+      } catch (e) {
+        throw new Error(`Postern failed to start: ${err || e.message}`);
+      }
+    },
+    rootPid: () => proc.pid,
+    async stop() {
+      if (!proc || proc.exitCode !== null) return;
+      proc.kill('SIGTERM');
+      await new Promise((r) => { const t = setTimeout(() => { proc.kill('SIGKILL'); r(); }, 10000); proc.once('exit', () => { clearTimeout(t); r(); }); });
+    },
+  };
+}
+
+export function postfix(base, port) {
+  const dir = join(base, 'postfix');
+  const conf = join(dir, 'etc');
+  const mail = join(dir, 'mail');
+  mkdirSync(conf, { recursive: true });
+  mkdirSync(mail, { recursive: true });
+  mkdirSync(join(dir, 'queue'), { recursive: true });
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const pfUid = Number(execFileSync('id', ['-u', 'postfix']).toString().trim());
+  chownSync(join(dir, 'data'), pfUid, pfUid);
+  const nobody = 65534;
+  chownSync(mail, nobody, nobody);
+  writeFileSync(join(conf, 'main.cf'), [
+    'compatibility_level = 3.6', 'myhostname = mx.bench.test', 'mydomain = bench.test', 'mydestination = localhost',
+    `queue_directory = ${join(dir, 'queue')}`, `data_directory = ${join(dir, 'data')}`, 'mail_owner = postfix', 'setgid_group = postdrop',
+    'inet_interfaces = 127.0.0.1', 'inet_protocols = ipv4', 'mynetworks = 127.0.0.0/8',
+    'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
+    `virtual_mailbox_domains = ${DOMAINS.join(' ')}`, `virtual_mailbox_maps = texthash:${join(conf, 'vmailbox')}`,
+    `virtual_mailbox_base = ${mail}`, `virtual_uid_maps = static:${nobody}`, `virtual_gid_maps = static:${nobody}`,
+    'alias_maps =', 'alias_database =', `maillog_file = ${join(dir, 'maillog')}`, `maillog_file_prefixes = ${dir}`, 'smtputf8_enable = no', 'biff = no',
+    'append_dot_mydomain = no', 'smtpd_banner = $myhostname ESMTP', 'shlib_directory = /usr/lib/postfix',
+  ].join('\n') + '\n');
+  const svc = (name, type, priv, unpriv, wake, max, cmd) => `${name} ${type} ${priv} ${unpriv} n ${wake} ${max} ${cmd}`;
+  writeFileSync(join(conf, 'master.cf'), [
+    svc(`127.0.0.1:${port}`, 'inet', 'n', '-', '-', '-', 'smtpd'),
+    svc('pickup', 'unix', 'n', '-', '60', '1', 'pickup'), svc('cleanup', 'unix', 'n', '-', '-', '0', 'cleanup'),
+    svc('qmgr', 'unix', 'n', '-', '300', '1', 'qmgr'), svc('rewrite', 'unix', '-', '-', '-', '-', 'trivial-rewrite'),
+    svc('bounce', 'unix', '-', '-', '-', '0', 'bounce'), svc('defer', 'unix', '-', '-', '-', '0', 'bounce'),
+    svc('trace', 'unix', '-', '-', '-', '0', 'bounce'), svc('verify', 'unix', '-', '-', '-', '1', 'verify'),
+    svc('flush', 'unix', 'n', '-', '1000?', '0', 'flush'), svc('proxymap', 'unix', '-', '-', '-', '-', 'proxymap'),
+    svc('showq', 'unix', 'n', '-', '-', '-', 'showq'), svc('error', 'unix', '-', '-', '-', '-', 'error'),
+    svc('retry', 'unix', '-', '-', '-', '-', 'error'), svc('discard', 'unix', '-', '-', '-', '-', 'discard'),
+    svc('local', 'unix', '-', 'n', '-', '-', 'local'), svc('virtual', 'unix', '-', 'n', '-', '-', 'virtual'),
+    svc('anvil', 'unix', '-', '-', '-', '1', 'anvil'), svc('scache', 'unix', '-', '-', '-', '1', 'scache'),
+    svc('postlog', 'unix-dgram', 'n', '-', '-', '1', 'postlogd'),
+  ].join('\n') + '\n');
+  writeFileSync(join(conf, 'vmailbox'), vmailbox());
+  const pfx = (...a) => execFileSync('postfix', ['-c', conf, ...a], { stdio: 'pipe' }).toString();
+  return {
+    name: 'Postfix', port, delivers: true,
+    countDelivered: () => countMaildir(mail),
+    async start() {
+      try { pfx('check'); } catch { /* creates the queue directories; complaints show up at start */ }
+      pfx('start');
+      await waitPort(port);
+    },
+    rootPid: () => Number(readFileSync(join(dir, 'queue', 'pid', 'master.pid'), 'utf8').trim()),
+    async stop() {
+      try { pfx('stop'); } catch { /* not running */ }
+      await new Promise((r) => setTimeout(r, 1000));
+    },
+  };
+}
+
+export function haraka(base, port, harakaBin) {
+  const dir = join(base, 'haraka');
+  const queueDir = join(dir, 'spool');
+  if (!existsSync(join(dir, 'config'))) execFileSync(harakaBin, ['-i', dir], { stdio: 'pipe' });
+  mkdirSync(queueDir, { recursive: true });
+  writeFileSync(join(dir, 'config', 'smtp.ini'), `[main]\nlisten=127.0.0.1:${port}\nnodes=\n`);
+  writeFileSync(join(dir, 'config', 'me'), 'mx.bench.test\n');
+  writeFileSync(join(dir, 'config', 'host_list'), DOMAINS.join('\n') + '\n');
+  writeFileSync(join(dir, 'config', 'plugins'), 'bench_rcpt_users\nqueue/bench_fsync\n');
+  writeFileSync(join(dir, 'config', 'bench_fsync.ini'), `dir=${queueDir}\n`);
+  writeFileSync(join(dir, 'config', 'bench_users'), DOMAINS.flatMap((d) => USERS.map((u) => `${u}@${d}`)).join('\n') + '\n');
+  mkdirSync(join(dir, 'plugins', 'queue'), { recursive: true });
+  writeFileSync(join(dir, 'plugins', 'queue', 'bench_fsync.js'), readFileSync(join(ROOT, 'bench', 'haraka', 'bench_fsync.js')));
+  writeFileSync(join(dir, 'plugins', 'bench_rcpt_users.js'), readFileSync(join(ROOT, 'bench', 'haraka', 'bench_rcpt_users.js')));
+  writeFileSync(join(dir, 'config', 'log.ini'), '[main]\nlevel=error\n');
+  let proc;
+  return {
+    name: 'Haraka', port, delivers: false,
+    countDelivered: () => (existsSync(queueDir) ? readdirSync(queueDir).length : 0),
+    async start() {
+      proc = spawn(harakaBin, ['-c', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      proc.stderr.on('data', (d) => (err += d));
+      try { await waitPort(port); } catch (e) { throw new Error(`Haraka failed to start: ${err.slice(-500) || e.message}`); }
+    },
+    rootPid: () => proc.pid,
+    async stop() {
+      if (!proc || proc.exitCode !== null) return;
+      proc.kill('SIGTERM');
+      await new Promise((r) => { const t = setTimeout(() => { proc.kill('SIGKILL'); r(); }, 5000); proc.once('exit', () => { clearTimeout(t); r(); }); });
+    },
+  };
+}
+
+export function smtpSink(port) {
+  let proc;
+  return {
+    name: 'smtp-sink', port, delivers: false,
+    countDelivered: () => 0,
+    async start() {
+      proc = spawn('smtp-sink', ['-c', '-u', 'nobody', `127.0.0.1:${port}`, '1024'], { stdio: 'ignore' });
+      await waitPort(port);
+    },
+    rootPid: () => proc.pid,
+    async stop() {
+      proc?.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 200));
+    },
+  };
+}
