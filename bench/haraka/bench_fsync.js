@@ -12,17 +12,13 @@ exports.register = function () {
 exports.hook_queue = function (next, connection) {
   const txn = connection.transaction;
   const file = path.join(this.dir, `${process.pid}.${Date.now()}.${n++}.eml`);
-  const chunks = [];
-  const stream = txn.message_stream;
-  stream.on('data', (c) => chunks.push(c));
-  stream.on('end', () => {
+  txn.message_stream.get_data((buf) => {
     fs.open(file, 'wx', (err, fd) => {
       if (err) return next(DENYSOFT, 'queue write failed');
-      fs.write(fd, Buffer.concat(chunks), (err2) => {
+      fs.write(fd, buf, (err2) => {
         if (err2) return fs.close(fd, () => next(DENYSOFT, 'queue write failed'));
         fs.fsync(fd, (err3) => fs.close(fd, () => next(err3 ? DENYSOFT : OK)));
       });
     });
   });
-  stream.resume();
 };

@@ -72,23 +72,50 @@ export async function deliverToMaildir(dir: string, data: Buffer, opts: { uid?: 
   return dest;
 }
 
-// Directory fsyncs are shared: deliveries that renamed into the same new/ before a sync
-// starts are all covered by that one sync (the rename is durable once new/ is fsync'd).
-const dirSyncs = new Map<string, Promise<void>>();
+// Directory fsyncs are group-committed per directory: one sync at a time; every rename
+// that finished while a sync was running waits for the next one (which covers it). Under
+// load one fsync of new/ makes many deliveries durable.
+interface DirSync {
+  running: boolean;
+  waiting: { resolve: () => void; reject: (e: Error) => void }[];
+}
+const dirSyncs = new Map<string, DirSync>();
 
 function syncDir(path: string): Promise<void> {
-  const pending = dirSyncs.get(path);
-  if (pending) return pending;
-  const p = (async () => {
-    await Promise.resolve(); // let other renames into this directory join
-    dirSyncs.delete(path);
-    const d = await open(path, 'r');
+  let st = dirSyncs.get(path);
+  if (!st) {
+    st = { running: false, waiting: [] };
+    dirSyncs.set(path, st);
+  }
+  const state = st;
+  return new Promise((resolve, reject) => {
+    state.waiting.push({ resolve, reject });
+    kickDir(path, state);
+  });
+}
+
+function kickDir(path: string, st: DirSync): void {
+  if (st.running || st.waiting.length === 0) {
+    if (!st.running && st.waiting.length === 0) dirSyncs.delete(path);
+    return;
+  }
+  const batch = st.waiting;
+  st.waiting = [];
+  st.running = true;
+  void (async () => {
+    let err: Error | undefined;
     try {
-      await d.sync();
-    } finally {
-      await d.close();
+      const d = await open(path, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    } catch (e) {
+      err = e as Error;
     }
+    st.running = false;
+    for (const w of batch) (err ? w.reject(err) : w.resolve());
+    kickDir(path, st);
   })();
-  dirSyncs.set(path, p);
-  return p;
 }
