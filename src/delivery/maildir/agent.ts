@@ -9,7 +9,7 @@ import type { QueuedMessage } from '../../queue/types.js';
 import type { DeliveryTarget } from '../../resolve/types.js';
 import type { MailLog } from '../../log/maillog.js';
 import type { Params } from '../../config/types.js';
-import { deliverToMaildir } from './maildir.js';
+import { MaildirWriterPool } from './writer-pool.js';
 
 /** True when the header already carries "Delivered-To: <rcpt>" (a forwarding loop). */
 export function hasDeliveredTo(data: Buffer, recipient: string): boolean {
@@ -34,8 +34,10 @@ function failure(target: DeliveryTarget, relay: string, err: NodeJS.ErrnoExcepti
   }
 }
 
-export function createMaildirAgent(_deps: { log?: MailLog; params: Params }): DeliveryAgent {
+export function createMaildirAgent(_deps: { log?: MailLog; params: Params }): DeliveryAgent & { close(): Promise<void> } {
+  const pool = new MaildirWriterPool(2);
   return {
+    close: () => pool.close(),
     name: 'maildir',
     async deliver(msg: QueuedMessage, targets: readonly DeliveryTarget[]): Promise<DeliveryOutcome[]> {
       return Promise.all(targets.map(async (target): Promise<DeliveryOutcome> => {
@@ -46,7 +48,7 @@ export function createMaildirAgent(_deps: { log?: MailLog; params: Params }): De
         }
         const prepend = `Return-Path: <${msg.sender}>\nX-Original-To: ${target.originalRecipient}\nDelivered-To: ${target.recipient}\n`;
         try {
-          await deliverToMaildir(target.path, msg.data, { uid: target.uid, gid: target.gid, prepend });
+          await pool.write(target.path, msg.data, { uid: target.uid, gid: target.gid, prepend });
           return { target, status: 'sent', dsn: '2.0.0', text: 'delivered to maildir', relay };
         } catch (err) {
           return failure(target, relay, err as NodeJS.ErrnoException);
