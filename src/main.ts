@@ -23,6 +23,7 @@ import { createCleanup } from './cleanup/cleanup.js';
 import { createPolicyEngine } from './policy/engine.js';
 import { startSmtpListener, type SmtpListener } from './listener/smtp-listener.js';
 import { packageVersion, writePidFile } from './cli/main.js';
+import { ensureSelfSigned } from './listener/tls.js';
 
 interface Running {
   cfg: LoadedConfig;
@@ -64,6 +65,13 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   const removePid = writePidFile(join(main.str('data_directory'), 'postern.pid'));
 
   const dns = dnsFromParams(main);
+  try {
+    for (const svc of cfg.services) if (svc.params.bool('postern_tls_self_signed')) ensureSelfSigned(svc.params);
+  } catch (err) {
+    process.stderr.write(`postern: fatal: cannot create the self-signed certificate: ${(err as Error).message}\n`);
+    removePid();
+    return 1;
+  }
   let store: QueueStore;
   try {
     store = openQueueStore(main.str('queue_directory'));

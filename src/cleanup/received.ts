@@ -34,7 +34,12 @@ export function withProtocol(f: SessionFacts): string {
 export function receivedHeader(f: SessionFacts, opts: { myhostname: string; mailName: string; queueId: string; recipients: readonly string[]; date: Date }): string {
   const helo = f.helo ?? f.client.addr;
   const addr = f.client.addr.includes(':') ? `IPv6:${f.client.addr}` : f.client.addr;
-  let h = `Received: from ${helo} (${f.client.name} [${addr}])\r\n\tby ${opts.myhostname} (${opts.mailName}) with ${withProtocol(f)} id ${opts.queueId}`;
+  let h = `Received: from ${helo} (${f.client.name} [${addr}])`;
+  if (f.tls && f.params.bool('smtpd_tls_received_header')) {
+    h += `\r\n\t(using ${f.tlsProtocol} with cipher ${f.tlsCipher} (${f.tlsBits}/${f.tlsBits} bits))\r\n\t(No client certificate requested)`;
+  }
+  if (f.saslUsername && f.params.bool('smtpd_sasl_authenticated_header')) h += `\r\n\t(Authenticated sender: ${f.saslUsername})`;
+  h += `\r\n\tby ${opts.myhostname} (${opts.mailName}) with ${withProtocol(f)} id ${opts.queueId}`;
   if (opts.recipients.length === 1) h += `\r\n\tfor <${opts.recipients[0]}>`;
   return `${h}; ${rfc5322Date(opts.date)}\r\n`;
 }

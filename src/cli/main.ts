@@ -20,6 +20,8 @@ commands:
   status          say whether Postern is running
   check           validate main.cf and master.cf (exit 1 on errors)
   queue           list the queue like mailq
+  user add|passwd|remove|list [--file F] [name]
+                  manage built-in SASL users (Dovecot passwd-file format)
   version         print the version
 `;
 
@@ -30,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
     });
   } catch (err) {
@@ -64,6 +66,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'queue': {
       const { runQueueCommand } = await import('./queue.js');
       return runQueueCommand(dir, positionals.slice(1));
+    }
+    case 'user': {
+      const { runUserCommand } = await import('./user.js');
+      return runUserCommand(dir, positionals.slice(1).concat(values.file ? ['--file', values.file] : []));
     }
     case 'version':
       process.stdout.write(`postern ${packageVersion()}\n`);

@@ -14,9 +14,10 @@ import { dnsParams } from './params/dns.js';
 import { tablesParams } from './params/tables.js';
 import { noeffectParams } from './params/noeffect.js';
 import { futureParams } from './params/future.js';
+import { tlsParams } from './params/tls.js';
 
 const AREAS: [string, readonly ParamDecl[]][] = [
-  ['General', generalParams], ['SMTP server', smtpdParams], ['Restrictions', policyParams], ['Addresses and local delivery', deliveryParams],
+  ['General', generalParams], ['SMTP server', smtpdParams], ['TLS and SASL', tlsParams], ['Restrictions', policyParams], ['Addresses and local delivery', deliveryParams],
   ['Queue and scheduler', queueParams], ['DNS', dnsParams], ['Lookup tables', tablesParams],
   ['Accepted without effect in Postern', noeffectParams], ['Postfix parameters for features not in Postern yet', futureParams],
 ];

@@ -30,8 +30,22 @@ export const smtpdLog = {
   commandLimit(log: MailLog, w: Who, after: string): void {
     log.line(w.program, `too many commands after ${after} from ${w.client}`);
   },
-  queueId(log: MailLog, w: Who, id: string): void {
-    log.line(w.program, `${id}: client=${w.client}`);
+  queueId(log: MailLog, w: Who, id: string, sasl?: { user: string; method: string }): void {
+    const auth = sasl ? `, sasl_method=${sasl.method}, sasl_username=${sasl.user}` : '';
+    log.line(w.program, `${id}: client=${w.client}${auth}`);
+  },
+  /** The exact form fail2ban's postfix[mode=auth] filter matches. */
+  saslFailed(log: MailLog, w: Who, mech: string, reason: string, user: string): void {
+    log.warning(w.program, `${w.client}: SASL ${mech} authentication failed: ${reason}${user ? `, sasl_username=${user}` : ''}`);
+  },
+  saslTempfail(log: MailLog, w: Who, mech: string, reason: string): void {
+    log.warning(w.program, `${w.client}: SASL ${mech} authentication temporarily failed: ${reason}`);
+  },
+  tlsEstablished(log: MailLog, w: Who, t: { protocol: string; cipher: string; bits: number }): void {
+    log.line(w.program, `Anonymous TLS connection established from ${w.client}: ${t.protocol} with cipher ${t.cipher} (${t.bits}/${t.bits} bits)`);
+  },
+  tlsFailed(log: MailLog, w: Who, why: string): void {
+    log.warning(w.program, `TLS library problem: SSL_accept error from ${w.client}: ${why}`);
   },
   /** "NOQUEUE: reject: RCPT from x[1.2.3.4]: 554 5.7.1 …; from=<a> to=<b> proto=ESMTP helo=<h>" (also reject_warning, hold, …). */
   action(log: MailLog, w: Who, id: string | undefined, action: string, cmd: string, text: string, env: { from?: string; to?: string; proto: string; helo?: string }): void {

@@ -9,6 +9,7 @@ import { basicRestrictions, deferIfRestrictions } from './checks/basic.js';
 import { nameRestrictions } from './checks/names.js';
 import { destinationRestrictions } from './checks/destination.js';
 import { accessRestrictions } from './checks/access.js';
+import { loginRestrictions } from './checks/login.js';
 
 export const registry: ReadonlyMap<string, RestrictionDef> = new Map(Object.entries({
   ...basicRestrictions,
@@ -16,6 +17,7 @@ export const registry: ReadonlyMap<string, RestrictionDef> = new Map(Object.entr
   ...nameRestrictions,
   ...destinationRestrictions,
   ...accessRestrictions,
+  ...loginRestrictions,
 }));
 
 /** Handled by the engine itself: it changes how the next restriction's verdict is used. */
@@ -34,8 +36,7 @@ export const notYet: ReadonlyMap<string, Later> = new Map<string, Later>([
     'check_sender_mx_access', 'check_sender_ns_access', 'check_sender_a_access', 'check_recipient_mx_access', 'check_recipient_ns_access',
     'check_recipient_a_access', 'check_reverse_client_hostname_access', 'check_ccert_access', 'check_sasl_access'], 'DNS/TLS/SASL access tables', () => true),
   ...later(['check_policy_service'], 'policy delegation (postgrey, policyd-spf)', () => true),
-  ...later(['reject_sender_login_mismatch', 'reject_authenticated_sender_login_mismatch', 'reject_known_sender_login_mismatch',
-    'reject_unauthenticated_sender_login_mismatch', 'permit_tls_clientcerts', 'permit_tls_all_clientcerts', 'reject_plaintext_session'], 'TLS and SASL', () => false),
+  ...later(['permit_tls_clientcerts', 'permit_tls_all_clientcerts', 'reject_plaintext_session'], 'TLS and SASL', () => false),
   ...later(['reject_unverified_sender', 'reject_unverified_recipient'], 'address verification', () => false),
   ...later(['permit_mx_backup', 'reject_multi_recipient_bounce', 'permit_inet_interfaces', 'permit_naked_ip_address', 'sleep'], 'later restriction work', (n) => n === 'sleep'),
 ]);

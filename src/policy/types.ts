@@ -30,6 +30,9 @@ export interface SessionFacts {
   readonly helo?: string;
   readonly protocol: 'SMTP' | 'ESMTP';
   readonly tls: boolean;
+  readonly tlsProtocol?: string;
+  readonly tlsCipher?: string;
+  readonly tlsBits?: number;
   readonly saslUsername?: string;
   readonly saslMethod?: string;
   /** undefined before MAIL FROM; "" for the null sender <>. */

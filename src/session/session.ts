@@ -11,6 +11,11 @@
  */
 
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { TlsSettings } from '../listener/tls.js';
+import { tlsSummary } from '../listener/tls.js';
+import type { AuthBackend } from '../auth/types.js';
+import { AuthDialog, offeredMechanisms } from './auth-dialog.js';
 import type { Params } from '../config/types.js';
 import type { MailLog } from '../log/maillog.js';
 import { smtpdLog, type Who } from '../log/smtpd-events.js';
@@ -29,6 +34,17 @@ export interface SessionDeps {
   readonly serviceName: string;
   readonly program: string;
   readonly hostname: string;
+  /** TLS of this listener (STARTTLS or wrapper mode); undefined: no TLS. */
+  readonly tls?: TlsSettings;
+  /** SASL backend when smtpd_sasl_auth_enable = yes. */
+  readonly auth?: AuthBackend;
+}
+
+/** What the session knows about its TLS layer once the handshake is done. */
+export interface TlsInfo {
+  readonly protocol: string;
+  readonly cipher: string;
+  readonly bits: number;
 }
 
 interface Transaction {
@@ -57,7 +73,17 @@ export class Session {
   private commands = 0;
   private readonly stats = new CommandStats();
   private lastCommand = 'CONNECT';
-  private mode: 'greeting' | 'command' | 'data' | 'bdat' | 'closed' = 'greeting';
+  private mode: 'greeting' | 'command' | 'data' | 'bdat' | 'auth' | 'tls' | 'closed' = 'greeting';
+  private tlsInfo?: TlsInfo;
+  private sasl?: { user: string; method: string };
+  private authDialog?: AuthDialog;
+  private socket: Socket;
+  private readonly handlers = {
+    data: (chunk: Buffer): void => this.onData(chunk),
+    timeout: (): void => this.onTimeout(),
+    close: (): void => this.onClose(),
+    error: (): void => undefined, // 'close' follows and logs the loss
+  };
   private bdatRemaining = 0;
   private bdatLast = false;
   private busy = false;
@@ -72,7 +98,9 @@ export class Session {
     bareLf: 'normalize' | 'reject' | 'no'; headerLimit: number; discardEhlo: Set<string>; banner: string; greetPause: number;
   };
 
-  constructor(private readonly socket: Socket, private readonly client: ClientInfo, private readonly deps: SessionDeps) {
+  constructor(socket: Socket, private readonly client: ClientInfo, private readonly deps: SessionDeps, tlsInfo?: TlsInfo) {
+    this.socket = socket;
+    this.tlsInfo = tlsInfo;
     const params = deps.params;
     const port = params.bool('smtpd_client_port_logging') ? `:${client.port}` : '';
     this.who = { program: deps.program, client: `${client.name}[${client.addr}]${port}` };
@@ -95,18 +123,32 @@ export class Session {
       banner: params.str('smtpd_banner'),
       greetPause: params.timeMs('postern_smtpd_greet_pause'),
     };
-    socket.setTimeout(params.timeMs('smtpd_timeout'));
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('timeout', () => this.onTimeout());
-    socket.on('close', () => this.onClose());
-    socket.on('error', () => undefined); // 'close' follows and logs the loss
+    this.attach(socket);
+  }
+
+  private attach(socket: Socket): void {
+    socket.setTimeout(this.deps.params.timeMs('smtpd_timeout'));
+    socket.on('data', this.handlers.data);
+    socket.on('timeout', this.handlers.timeout);
+    socket.on('close', this.handlers.close);
+    socket.on('error', this.handlers.error);
+  }
+
+  private detach(socket: Socket): void {
+    socket.off('data', this.handlers.data);
+    socket.off('timeout', this.handlers.timeout);
+    socket.off('close', this.handlers.close);
+    socket.off('error', this.handlers.error);
+    socket.setTimeout(0);
   }
 
   /** Client facts for the restriction engine. */
   private facts(extra: Partial<SessionFacts> = {}): SessionFacts {
     return {
       client: this.client, serviceName: this.deps.serviceName, params: this.deps.params, helo: this.helo, protocol: this.protocol,
-      tls: false, sender: this.txn?.sender, recipientCount: this.txn?.recipients.length ?? 0, unauthPipelining: this.unauthPipelining, ...extra,
+      tls: this.tlsInfo !== undefined, tlsProtocol: this.tlsInfo?.protocol, tlsCipher: this.tlsInfo?.cipher, tlsBits: this.tlsInfo?.bits,
+      saslUsername: this.sasl?.user, saslMethod: this.sasl?.method,
+      sender: this.txn?.sender, recipientCount: this.txn?.recipients.length ?? 0, unauthPipelining: this.unauthPipelining, ...extra,
     };
   }
 
@@ -205,6 +247,13 @@ export class Session {
           if (!(await this.bdatBody())) return;
           continue;
         }
+        if (this.mode === 'tls') return; // handshake in progress: nothing buffered may be used
+        if (this.mode === 'auth') {
+          const l = this.input.readLine(12288, true);
+          if (!l) return;
+          await this.authStep(this.authDialog!.next(l.kind === 'line' ? l.text : '*'));
+          continue;
+        }
         const line = this.input.readLine(this.p.lineLimit, this.p.bareLf !== 'no');
         if (!line) return;
         if (line.kind === 'too-long') {
@@ -266,7 +315,8 @@ export class Session {
     }
     if (spec.junk && ++this.junk > this.p.junkLimit) this.errors++;
     let r: Reply | undefined;
-    if (spec.needsHelo && this.p.heloRequired && this.helo === undefined) r = reply(503, '5.5.1', 'Error: send HELO/EHLO first');
+    if (!spec.beforeTls && this.deps.tls?.level === 'encrypt' && !this.tlsInfo) r = reply(530, '5.7.0', 'Must issue a STARTTLS command first');
+    else if (spec.needsHelo && this.p.heloRequired && this.helo === undefined) r = reply(503, '5.5.1', 'Error: send HELO/EHLO first');
     else if (this.connectRefusal && verb !== 'QUIT' && verb !== 'RSET' && verb !== 'NOOP') r = this.connectRefusal;
     else r = await this.dispatch(verb, arg);
     if (!r) return; // the handler replied itself (DATA, BDAT)
@@ -313,9 +363,9 @@ export class Session {
       case 'HELP':
         return reply(214, '2.0.0', 'Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY ETRN HELP');
       case 'AUTH':
-        return reply(503, '5.5.1', 'Error: authentication not enabled');
+        return this.auth(arg);
       case 'STARTTLS':
-        return reply(502, '5.5.1', 'Error: command not implemented');
+        return this.starttls(arg);
       default:
         return reply(502, '5.5.2', 'Error: command not recognized');
     }
@@ -354,8 +404,11 @@ export class Session {
     this.helo = name;
     this.protocol = verb === 'EHLO' ? 'ESMTP' : 'SMTP';
     if (verb === 'HELO') return reply(250, '', this.deps.hostname);
+    const mechs = this.authMechanisms();
+    const auth = mechs.length ? [`AUTH ${mechs.join(' ')}`, ...(this.deps.params.bool('broken_sasl_auth_clients') ? [`AUTH=${mechs.join(' ')}`] : [])] : [];
+    const starttls = this.deps.tls && !this.tlsInfo ? ['STARTTLS'] : [];
     const keywords = ['PIPELINING', `SIZE ${this.deps.params.int('message_size_limit')}`, ...(this.p.vrfyDisabled ? [] : ['VRFY']), 'ETRN',
-      'ENHANCEDSTATUSCODES', '8BITMIME', 'DSN', 'SMTPUTF8', 'CHUNKING']
+      ...starttls, ...auth, 'ENHANCEDSTATUSCODES', '8BITMIME', 'DSN', 'SMTPUTF8', 'CHUNKING']
       .filter((k) => !this.p.discardEhlo.has(k.split(' ')[0]!));
     return reply(250, '', [this.deps.hostname, ...keywords]);
   }
@@ -438,7 +491,7 @@ export class Session {
     if (d) this.mergeEffects(d.effects);
     if (!txn.queueId) {
       txn.queueId = this.deps.cleanup.newQueueId();
-      smtpdLog.queueId(this.deps.log, this.who, txn.queueId);
+      smtpdLog.queueId(this.deps.log, this.who, txn.queueId, this.sasl);
     }
     txn.recipients.push(rcpt);
     return reply(250, '2.1.5', 'Ok');
@@ -570,6 +623,103 @@ export class Session {
     this.txn = undefined;
     await this.finishMessage(txn, b.oversize ? undefined : Buffer.concat(b.chunks), b.oversize ? this.p.sizeLimit + 1 : b.size);
     return true;
+  }
+
+  /** Mechanisms offered now: none without a backend, none before TLS with smtpd_tls_auth_only. */
+  private authMechanisms(): ('PLAIN' | 'LOGIN')[] {
+    if (!this.deps.auth || this.sasl) return [];
+    if (!this.tlsInfo && this.deps.params.bool('smtpd_tls_auth_only')) return [];
+    const opts = this.deps.params.list(this.tlsInfo ? 'smtpd_sasl_tls_security_options' : 'smtpd_sasl_security_options');
+    return offeredMechanisms(opts);
+  }
+
+  private async auth(arg: string): Promise<Reply | undefined> {
+    const mechs = this.authMechanisms();
+    if (!this.deps.auth || (!this.tlsInfo && this.deps.params.bool('smtpd_tls_auth_only'))) return reply(503, '5.5.1', 'Error: authentication not enabled');
+    if (this.sasl) return reply(503, '5.5.1', 'Error: already authenticated');
+    if (this.txn) return reply(503, '5.5.1', 'Error: MAIL transaction in progress');
+    const [mechRaw, initial, extra] = arg.trim().split(/\s+/);
+    if (!mechRaw || extra !== undefined) return reply(501, '5.5.4', 'Syntax: AUTH mechanism');
+    const mech = mechRaw.toUpperCase();
+    if (mech !== 'PLAIN' && mech !== 'LOGIN') return reply(504, '5.5.4', 'Unsupported authentication mechanism');
+    if (!mechs.includes(mech)) return reply(504, '5.5.4', 'Unsupported authentication mechanism');
+    this.authDialog = new AuthDialog(mech);
+    await this.authStep(this.authDialog.start(initial));
+    return undefined;
+  }
+
+  /** One step of an AUTH dialog: a challenge, a final reply, or credentials to check. */
+  private async authStep(step: ReturnType<AuthDialog['next']>): Promise<void> {
+    if (step.kind === 'challenge') {
+      this.mode = 'auth';
+      this.send(step.reply);
+      return;
+    }
+    this.mode = 'command';
+    const mech = this.authDialog?.mech ?? 'PLAIN';
+    this.authDialog = undefined;
+    if (step.kind === 'reply') {
+      this.stats.count('AUTH', false);
+      await this.error(step.reply);
+      return;
+    }
+    const local = this.socket.localPort ?? 0;
+    const result = await this.deps.auth!.verify(step.user, step.password, { mech, clientAddr: this.client.addr, localPort: local, secured: !!this.tlsInfo, service: 'smtp' });
+    if (result.kind === 'ok') {
+      this.sasl = { user: result.user || step.user, method: mech };
+      this.stats.count('AUTH', true);
+      this.send(reply(235, '2.7.0', 'Authentication successful'));
+      return;
+    }
+    this.stats.count('AUTH', false);
+    if (result.kind === 'tempfail') {
+      smtpdLog.saslTempfail(this.deps.log, this.who, mech, result.reason);
+      await this.error(reply(454, '4.7.0', 'Temporary authentication failure'));
+      return;
+    }
+    smtpdLog.saslFailed(this.deps.log, this.who, mech, result.reason, step.user);
+    const delay = this.deps.params.timeMs('postern_auth_failure_delay');
+    if (delay > 0) {
+      this.flush();
+      await sleep(delay);
+    }
+    await this.error(reply(535, '5.7.8', `Error: authentication failed: ${result.reason}`));
+  }
+
+  /** STARTTLS (RFC 3207): reply, drop everything pipelined after it, handshake, forget the session. */
+  private starttls(arg: string): Reply | undefined {
+    const tls = this.deps.tls;
+    if (!tls || tls.wrapper) return reply(502, '5.5.1', 'Error: command not implemented');
+    if (this.tlsInfo) return reply(554, '5.5.1', 'Error: TLS already active');
+    if (arg.trim()) return reply(501, '5.5.4', 'Syntax: STARTTLS');
+    this.stats.count('STARTTLS', true);
+    this.send(reply(220, '2.0.0', 'Ready to start TLS'));
+    this.flush();
+    this.input.discard(); // CVE-2011-0411: commands pipelined after STARTTLS are never executed
+    this.mode = 'tls';
+    const raw = this.socket;
+    this.detach(raw);
+    const secure = new TLSSocket(raw, { isServer: true, secureContext: tls.context });
+    this.socket = secure;
+    secure.on('close', this.handlers.close);
+    const onFail = (err: Error): void => {
+      smtpdLog.tlsFailed(this.deps.log, this.who, err.message);
+      secure.destroy();
+    };
+    secure.once('error', onFail);
+    secure.once('secure', () => {
+      secure.off('error', onFail);
+      secure.off('close', this.handlers.close);
+      this.tlsInfo = tlsSummary(secure);
+      if (tls.logLevel >= 1) smtpdLog.tlsEstablished(this.deps.log, this.who, this.tlsInfo);
+      // RFC 3207 §4.2: the client must start over; nothing said before TLS counts.
+      this.helo = undefined;
+      this.protocol = 'SMTP';
+      this.txn = undefined;
+      this.mode = 'command';
+      this.attach(secure);
+    });
+    return undefined;
   }
 
   private async etrn(arg: string): Promise<Reply> {

@@ -10,15 +10,7 @@ function planned(feature: string, names: [string, string][]): ParamDecl[] {
 }
 
 export const futureParams = declare([
-  ...planned('TLS and SASL (next issue)', [
-    ['smtpd_tls_security_level', ''], ['smtpd_tls_cert_file', ''], ['smtpd_tls_key_file', ''], ['smtpd_tls_chain_files', ''],
-    ['smtpd_tls_CAfile', ''], ['smtpd_tls_loglevel', '0'], ['smtpd_tls_received_header', 'no'], ['smtpd_tls_auth_only', 'no'],
-    ['smtpd_tls_wrappermode', 'no'], ['smtpd_tls_protocols', ''], ['smtpd_tls_mandatory_protocols', ''],
-    ['smtpd_sasl_auth_enable', 'no'], ['smtpd_sasl_type', 'cyrus'], ['smtpd_sasl_path', 'smtpd'],
-    ['smtpd_sasl_security_options', 'noanonymous'], ['smtpd_sasl_tls_security_options', '$smtpd_sasl_security_options'],
-    ['smtpd_sasl_authenticated_header', 'no'], ['smtpd_sasl_local_domain', ''], ['broken_sasl_auth_clients', 'no'],
-    ['smtpd_sender_login_maps', ''], ['milter_macro_daemon_name', '$myhostname'],
-  ]),
+  ...planned('milters', [['milter_macro_daemon_name', '$myhostname']]),
   ...planned('outbound SMTP delivery', [
     ['relayhost', ''], ['smtp_tls_security_level', ''], ['smtp_tls_loglevel', '0'], ['smtp_tls_note_starttls_offer', 'no'],
     ['smtp_helo_timeout', '300s'], ['smtp_connect_timeout', '30s'], ['smtp_data_done_timeout', '600s'],

@@ -12,10 +12,11 @@ import { dnsParams } from './dns.js';
 import { tablesParams } from './tables.js';
 import { noeffectParams } from './noeffect.js';
 import { futureParams } from './future.js';
+import { tlsParams } from './tls.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
-  ...deliveryParams, ...dnsParams, ...tablesParams, ...noeffectParams, ...futureParams,
+  ...deliveryParams, ...dnsParams, ...tablesParams, ...noeffectParams, ...futureParams, ...tlsParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {
