@@ -11,12 +11,14 @@ import { basicRestrictions } from './checks/basic.js';
 import { nameRestrictions } from './checks/names.js';
 import { destinationRestrictions } from './checks/destination.js';
 import { accessRestrictions } from './checks/access.js';
+import { loginRestrictions } from './checks/login.js';
 
 export const registry: ReadonlyMap<string, RestrictionDef> = new Map(Object.entries({
   ...basicRestrictions,
   ...nameRestrictions,
   ...destinationRestrictions,
   ...accessRestrictions,
+  ...loginRestrictions,
 }));
 
 /** Handled by the engine itself: it changes how the next restriction's verdict is used. */
@@ -42,8 +44,7 @@ export const notYet: ReadonlyMap<string, Later> = new Map<string, Later>([
     'check_reverse_client_hostname_ns_access', 'check_reverse_client_hostname_a_access', 'check_ccert_access', 'check_sasl_access'],
   'DNS/TLS/SASL access tables', true),
   ...later(['check_policy_service'], 'policy delegation (postgrey, policyd-spf)', true),
-  ...later(['reject_sender_login_mismatch', 'reject_authenticated_sender_login_mismatch', 'reject_known_sender_login_mismatch',
-    'reject_unauthenticated_sender_login_mismatch', 'permit_tls_clientcerts', 'permit_tls_all_clientcerts', 'reject_plaintext_session'], 'TLS and SASL', false),
+  ...later(['permit_tls_clientcerts', 'permit_tls_all_clientcerts', 'reject_plaintext_session'], 'TLS and SASL', false),
   ...later(['reject_unverified_sender', 'reject_unverified_recipient'], 'address verification', false),
   ...later(['permit_mx_backup', 'reject_multi_recipient_bounce', 'permit_inet_interfaces', 'check_relay_domains'], 'later restriction work', false),
 ]);

@@ -83,7 +83,7 @@ export interface TxnEffects {
  * "554 5.7.1 <x@y>: Relay access denied" → "NOQUEUE: reject_warning: RCPT from …: <text>; from=<…> …".
  */
 export interface PolicyNote {
-  readonly action: 'reject_warning' | 'warn' | 'hold' | 'discard' | 'filter' | 'redirect' | 'prepend';
+  readonly action: 'reject_warning' | 'warn' | 'info' | 'hold' | 'discard' | 'filter' | 'redirect' | 'prepend';
   readonly text: string;
 }
 

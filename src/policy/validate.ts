@@ -1,28 +1,41 @@
-/** Restriction-list and table validation for `postern check` (no network I/O; opens tables). */
+/**
+ * Restriction-list validation for `postern check`: the compile problems (unknown names,
+ * missing arguments, not-yet-supported restrictions), every table a list names opened
+ * (missing files, bad patterns), mynetworks items that cannot be used, and restrictions
+ * made unreachable by an earlier permit/reject/defer. No network I/O; opens tables.
+ */
 
 import type { Diagnostic, Params } from '../config/types.js';
-import { compileProblems, STAGE_PARAM } from './engine.js';
-import { registry } from './registry.js';
+import { compileProblems, configuredLists, tableRefs } from './compile.js';
+import { createNetworkList } from './mynetworks.js';
 import { TableRegistry } from '../tables/open.js';
-import { TableError } from '../tables/types.js';
 import { PatternTable } from '../tables/pattern.js';
 
+const FINAL = new Set(['permit', 'reject', 'defer']);
+
 export function validatePolicyConfig(params: Params, where: string): Diagnostic[] {
-  const classes = new Set(params.list('smtpd_restriction_classes'));
-  const out = compileProblems(params, classes);
+  const out = compileProblems(params);
   const tables = new TableRegistry({ baseDir: params.str('config_directory') });
-  for (const pname of Object.values(STAGE_PARAM)) {
-    const words = params.list(pname);
-    const at = params.origin(pname) ?? { file: '<default>', line: 0 };
-    for (let i = 0; i < words.length; i++) {
-      if (!registry.get(words[i]!.toLowerCase())?.takesArg || i + 1 >= words.length) continue;
-      const spec = words[++i]!;
-      try {
-        const t = tables.open(spec);
-        if (t instanceof PatternTable) for (const l of t.lint()) out.push({ severity: 'warning', file: spec.replace(/^[a-z]+:/, ''), line: l.line, message: l.message });
-      } catch (err) {
-        const e = err as TableError;
-        out.push({ severity: 'error', ...at, message: `${pname} (${where}): ${e.message}` });
+  const at = (p: string) => params.origin(p) ?? { file: '<default>', line: 0 };
+  for (const { param, spec } of tableRefs(params)) {
+    try {
+      const t = tables.open(spec);
+      if (t instanceof PatternTable) for (const l of t.lint()) out.push({ severity: 'warning', file: spec.replace(/^[a-z]+:/, ''), line: l.line, message: l.message });
+    } catch (err) {
+      out.push({ severity: 'error', ...at(param), message: `${param} (${where}): ${(err as Error).message}` });
+    }
+  }
+  for (const problem of createNetworkList(params, tables).problems) {
+    const p = problem.startsWith('mynetworks_style') ? 'mynetworks_style' : 'mynetworks';
+    out.push({ severity: 'error', ...at(p), message: problem.startsWith(p) ? problem : `${p}: ${problem}` });
+  }
+  // Postfix: "restriction `x' after `permit' is ignored".
+  for (const { param, words } of configuredLists(params).lists) {
+    for (let i = 0; i + 1 < words.length; i++) {
+      const w = words[i]!.toLowerCase();
+      if (FINAL.has(w) && (i === 0 || words[i - 1]!.toLowerCase() !== 'warn_if_reject')) {
+        out.push({ severity: 'warning', ...at(param), message: `${param}: restriction ${words[i + 1]} after ${w} is ignored` });
+        break;
       }
     }
   }

@@ -8,11 +8,10 @@
  */
 
 import type { PolicyContext, RestrictionDef } from '../context.js';
-import { DUNNO } from '../context.js';
+import { CLASS, DUNNO, refuse } from '../context.js';
 import type { SessionFacts } from '../types.js';
 import { lookupAddress } from '../../tables/lookup-order.js';
 import { splitList } from '../../config/params.js';
-import { reply } from '../../protocol/reply.js';
 
 async function owners(facts: SessionFacts, ctx: PolicyContext): Promise<string[] | undefined> {
   const sender = facts.sender;
@@ -27,18 +26,18 @@ async function owners(facts: SessionFacts, ctx: PolicyContext): Promise<string[]
 
 function check(mode: { authenticated: boolean; unauthenticated: boolean; knownOnly: boolean }): RestrictionDef {
   return {
-    fn: async (facts, _stage, ctx) => {
+    fn: async ({ facts, ctx }) => {
       if (!facts.sender) return DUNNO;
       const own = await owners(facts, ctx);
       const login = facts.saslUsername?.toLowerCase();
       if (login && mode.authenticated) {
         if (own === undefined && mode.knownOnly) return DUNNO;
         if (!own || !own.includes(login)) {
-          return { kind: 'reject', reply: reply(553, '5.7.1', `<${facts.sender}>: Sender address rejected: not owned by user ${facts.saslUsername}`) };
+          return refuse(553, '5.7.1', { name: facts.sender, cls: CLASS.sender }, `not owned by user ${facts.saslUsername}`);
         }
       }
       if (!login && mode.unauthenticated && own !== undefined) {
-        return { kind: 'reject', reply: reply(553, '5.7.1', `<${facts.sender}>: Sender address rejected: not logged in`) };
+        return refuse(553, '5.7.1', { name: facts.sender, cls: CLASS.sender }, 'not logged in');
       }
       return DUNNO;
     },
