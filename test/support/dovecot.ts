@@ -7,6 +7,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
+
+function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
 
 export interface Dovecot {
   readonly socket: string;
@@ -48,7 +57,8 @@ service auth {
   const self: Dovecot = {
     socket,
     async start() {
-      proc = spawn('dovecot', ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: 'ignore' });
+      // Own process group: stop() takes the auth child down with the master (it would keep serving open connections).
+      proc = spawn('dovecot', ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: 'ignore', detached: true });
       const deadline = Date.now() + 10_000;
       while (!existsSync(socket)) {
         if (proc.exitCode !== null) throw new Error(`dovecot exited with ${proc.exitCode}`);
@@ -59,11 +69,16 @@ service auth {
     async stop() {
       if (!proc || proc.exitCode !== null) return;
       const p = proc;
-      p.kill('SIGTERM');
-      await new Promise<void>((r) => {
-        const t = setTimeout(() => { p.kill('SIGKILL'); r(); }, 5000);
-        p.once('exit', () => { clearTimeout(t); r(); });
-      });
+      const exited = new Promise<void>((r) => p.once('exit', () => r()));
+      try {
+        process.kill(-p.pid!, 'SIGKILL');
+      } catch {
+        p.kill('SIGKILL');
+      }
+      await exited;
+      // The auth child can outlive the master for a moment: wait until the socket refuses.
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && (await canConnect(socket))) await new Promise((r) => setTimeout(r, 50));
     },
   };
   await self.start();
