@@ -40,7 +40,9 @@ export const BASE: Record<string, string> = {
 };
 
 export function engineFor(values: Record<string, string>, resolver?: AddressResolver): PolicyEngine {
-  const params = paramsFrom({ ...BASE, ...values });
+  // A key given as undefined removes it from BASE (the parameter is then unset).
+  const merged = Object.fromEntries(Object.entries({ ...BASE, ...values }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  const params = paramsFrom(merged);
   const tables = new TableRegistry({ baseDir: dir });
   return createPolicyEngine(params, { tables, resolver: resolver ?? createResolver(params, { tables }), dns: noDns });
 }
