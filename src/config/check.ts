@@ -12,6 +12,7 @@ import { parseCidr } from '../policy/networks.js';
 import { TableRegistry } from '../tables/open.js';
 import { TableError } from '../tables/types.js';
 import { existsSync } from 'node:fs';
+import { tlsSettings } from '../listener/tls.js';
 
 function where(p: Params, name: string, fallback: { file: string; line: number }): { file: string; line: number } {
   return p.origin(name) ?? fallback;
@@ -110,6 +111,19 @@ export async function runCheck(dir: string, out: (line: string) => void): Promis
     }
   }
   diags.push(...tableProblems(cfg));
+  for (const svc of cfg.services) {
+    if (svc.type !== 'inet' || svc.command !== 'smtpd') continue;
+    try {
+      tlsSettings(svc.params);
+    } catch (err) {
+      const at = svc.params.origin('smtpd_tls_cert_file') ?? svc.params.origin('smtpd_tls_chain_files') ?? { file: svc.file, line: svc.line };
+      const d: Diagnostic = { severity: 'error', ...at, message: `service ${svc.name}: ${(err as Error).message}` };
+      if (!seen.has(`${d.file}:${d.line}:${(err as Error).message}`)) {
+        seen.add(`${d.file}:${d.line}:${(err as Error).message}`);
+        diags.push(d);
+      }
+    }
+  }
   diags.push(...dangerous(cfg));
   const order = { error: 0, warning: 1, info: 2 };
   diags.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1) || order[a.severity] - order[b.severity]);

@@ -113,10 +113,10 @@ test('a client that talks before the greeting is noted, and reject_unauth_pipeli
   assert.equal((await c.reply()).code, 250);
   await c.cmd('MAIL FROM:<s@remote.example>');
   await c.cmd('RCPT TO:<alice@example.test>');
-  assert.equal((await c.cmd('DATA')).raw, '503 5.5.0 Error: improper use of SMTP command pipelining');
+  assert.equal((await c.cmd('DATA')).raw, '503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining');
   c.close();
   await srv.waitForLog(/improper command pipelining after CONNECT from unknown\[127\.0\.0\.1\]/);
-  await srv.waitForLog(/[0-9A-F]+: reject: DATA from unknown\[127\.0\.0\.1\]: 503 5\.5\.0 Error: improper use of SMTP command pipelining; from=<s@remote\.example> proto=ESMTP helo=<early\.example>/);
+  await srv.waitForLog(/[0-9A-F]+: reject: DATA from unknown\[127\.0\.0\.1\]: 503 5\.5\.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining; from=<s@remote\.example> proto=ESMTP helo=<early\.example>/);
 });
 
 test('a client that never sends anything is timed out with 421 and a log line', async () => {
