@@ -1,7 +1,10 @@
 /**
  * The Maildir delivery agent (Postfix's local(8)/virtual(8) for Maildir mailboxes): adds
- * Return-Path, X-Original-To and Delivered-To, refuses forwarding loops, writes the file,
- * and maps errors to per-recipient outcomes (never throws for one recipient's failure).
+ * Return-Path, X-Original-To and Delivered-To (in that order, as Postfix does), refuses
+ * forwarding loops (a Delivered-To header naming this recipient is already present, as in
+ * local(8)), writes the file through the writer threads, and maps errors to per-recipient
+ * outcomes (never throws for one recipient's failure). Message bytes come from the queue
+ * (CRLF); targets from resolve/.
  */
 
 import type { DeliveryAgent, DeliveryOutcome } from '../types.js';
@@ -13,29 +16,61 @@ import { MaildirWriterPool } from './writer-pool.js';
 
 /** True when the header already carries "Delivered-To: <rcpt>" (a forwarding loop). */
 export function hasDeliveredTo(data: Buffer, recipient: string): boolean {
-  const end = data.indexOf('\r\n\r\n');
-  const head = data.subarray(0, end < 0 ? data.length : end).toString('latin1').toLowerCase();
-  return head.includes(`\ndelivered-to: ${recipient.toLowerCase()}\r`) || head.startsWith(`delivered-to: ${recipient.toLowerCase()}\r`);
+  let end = data.indexOf('\r\n\r\n');
+  if (end < 0) end = data.indexOf('\n\n');
+  const head = data.subarray(0, end < 0 ? data.length : end).toString('latin1');
+  const want = recipient.toLowerCase();
+  // Unfold continuation lines, then compare each Delivered-To value case-insensitively.
+  for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const m = /^delivered-to[ \t]*:[ \t]*(.*?)[ \t]*$/i.exec(line);
+    if (m && m[1]!.replace(/^<(.*)>$/, '$1').toLowerCase() === want) return true;
+  }
+  return false;
 }
 
-function failure(target: DeliveryTarget, relay: string, err: NodeJS.ErrnoException): DeliveryOutcome {
+// strerror(3) wording for the errors a Maildir write meets (Node only gives the code).
+const STRERROR: Record<string, string> = {
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  ENOENT: 'No such file or directory',
+  ENOTDIR: 'Not a directory',
+  EISDIR: 'Is a directory',
+  ENOSPC: 'No space left on device',
+  EDQUOT: 'Disk quota exceeded',
+  EROFS: 'Read-only file system',
+  EIO: 'Input/output error',
+  EEXIST: 'File exists',
+  EMFILE: 'Too many open files',
+};
+
+/** Outcome for a failed write: always deferred (the queue retries), DSN by errno class. */
+export function failureOutcome(target: DeliveryTarget, relay: string, err: NodeJS.ErrnoException): DeliveryOutcome {
   const where = target.kind === 'maildir' ? target.path : '';
+  const why = (err.code && STRERROR[err.code]) ?? err.message;
+  const text = `maildir delivery failed: cannot update maildir ${where}: ${why}`;
   switch (err.code) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return { target, status: 'deferred', dsn: '4.3.1', text: `cannot update maildir ${where}: ${err.message}`, relay };
+      // RFC 3463 X.3.1 "mail system full" (Postfix: mbox_dsn for ENOSPC).
+      return { target, status: 'deferred', dsn: '4.3.1', text, relay };
     case 'EACCES':
     case 'EPERM':
-    case 'ENOENT':
     case 'ENOTDIR':
-      return { target, status: 'deferred', dsn: '4.2.0', text: `cannot update maildir ${where}: ${err.message}`, relay };
+    case 'EROFS':
+      // X.2.0: a problem with this mailbox, not with the mail system.
+      return { target, status: 'deferred', dsn: '4.2.0', text, relay };
     default:
-      return { target, status: 'deferred', dsn: '4.3.0', text: `cannot update maildir ${where}: ${err.message}`, relay };
+      return { target, status: 'deferred', dsn: '4.3.0', text, relay };
   }
 }
 
-export function createMaildirAgent(_deps: { log?: MailLog; params: Params }): DeliveryAgent & { close(): Promise<void> } {
-  const pool = new MaildirWriterPool(2);
+/** The header lines added in front of the message (LF endings, as the stored file uses). */
+export function deliveryHeaders(sender: string, target: { recipient: string; originalRecipient: string }): string {
+  return `Return-Path: <${sender}>\nX-Original-To: ${target.originalRecipient}\nDelivered-To: ${target.recipient}\n`;
+}
+
+export function createMaildirAgent(deps: { log?: MailLog; params: Params; threads?: number }): DeliveryAgent & { close(): Promise<void> } {
+  const pool = new MaildirWriterPool(deps.threads ?? 2);
   return {
     close: () => pool.close(),
     name: 'maildir',
@@ -46,12 +81,11 @@ export function createMaildirAgent(_deps: { log?: MailLog; params: Params }): De
         if (hasDeliveredTo(msg.data, target.recipient)) {
           return { target, status: 'bounced', dsn: '5.4.6', text: `mail forwarding loop for ${target.recipient}`, relay };
         }
-        const prepend = `Return-Path: <${msg.sender}>\nX-Original-To: ${target.originalRecipient}\nDelivered-To: ${target.recipient}\n`;
         try {
-          await pool.write(target.path, msg.data, { uid: target.uid, gid: target.gid, prepend });
+          await pool.write(target.path, msg.data, { uid: target.uid, gid: target.gid, prepend: deliveryHeaders(msg.sender, target) });
           return { target, status: 'sent', dsn: '2.0.0', text: 'delivered to maildir', relay };
         } catch (err) {
-          return failure(target, relay, err as NodeJS.ErrnoException);
+          return failureOutcome(target, relay, err as NodeJS.ErrnoException);
         }
       }));
     },
