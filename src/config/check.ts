@@ -114,7 +114,8 @@ export async function runCheck(dir: string, out: (line: string) => void): Promis
   for (const svc of cfg.services) {
     if (svc.type !== 'inet' || svc.command !== 'smtpd') continue;
     try {
-      tlsSettings(svc.params);
+      const selfSigned = svc.params.bool('postern_tls_self_signed') && !existsSync(svc.params.str('smtpd_tls_cert_file'));
+      if (!selfSigned) tlsSettings(svc.params); // a missing self-signed pair is created at first start
     } catch (err) {
       const at = svc.params.origin('smtpd_tls_cert_file') ?? svc.params.origin('smtpd_tls_chain_files') ?? { file: svc.file, line: svc.line };
       const d: Diagnostic = { severity: 'error', ...at, message: `service ${svc.name}: ${(err as Error).message}` };
