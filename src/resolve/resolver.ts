@@ -1,25 +1,45 @@
 /**
- * Address resolution (Postfix's trivial-rewrite + the recipient tables).
+ * Address resolution (Postfix's trivial-rewrite + the recipient tables). Input addresses
+ * are untrusted (RCPT TO text); tables and parameters are the admin's. References:
+ * ADDRESS_CLASS_README, LOCAL_RECIPIENT_README, VIRTUAL_README, aliases(5), virtual(5).
  *
- * classify(): the address class of the destination domain. Relay safety rule: a source
- * route is stripped first; then a local part that still holds "@", "%" (allow_percent_hack)
- * or "!" (swap_bangpath) is classified by that embedded destination — the way Postfix
- * would route it — so "user%evil.example@ours", "evil.example!user@ours" and
- * "\"user@evil.example\"@ours" are NOT final and fall to the relay checks.
+ * classify(): the address class of the destination domain, in Postfix's order (local =
+ * mydestination, virtual_alias_domains, virtual_mailbox_domains, relay_domains, default).
+ * Domains are lower-cased and lose one trailing dot; a bare local part gets $myorigin.
+ * A domain literal ("[192.0.2.1]") is local only when it is listed in mydestination.
+ * Relay safety rule (never an open relay): a source route is stripped first; then a local
+ * part that (unquoted) still holds "@", "%" (allow_percent_hack) or "!" (swap_bangpath)
+ * is classified by that embedded destination — the right-most "@"/"%", or the site
+ * before the first "!" — the way Postfix would route it. Such an address is never final:
+ * "user%evil.example@ours", "evil.example!user@ours" and "\"user@evil.example\"@ours" are
+ * class default (or relay when the embedded domain is in relay_domains) and fall to the
+ * relay checks.
  *
- * checkRecipient(): does the recipient exist (virtual aliases, local users and aliases,
- * virtual mailboxes), with Postfix's 550 5.1.1 wording. postmaster is always accepted.
+ * checkRecipient(): does the recipient exist (virtual aliases first, then local users and
+ * aliases / virtual mailboxes), with Postfix's 550 5.1.1 wording. postmaster (bare or at
+ * any final domain) is always accepted. A table that cannot be read → 451 4.3.0.
  *
- * expand(): virtual aliases, then per class: local → aliases → the user's home_mailbox;
- * virtual mailbox → virtual_mailbox_base + map value; others → remote.
+ * expand(): virtual_alias_maps first for any domain (recursive, at most 1000 levels and
+ * 1000 results, an address that maps to itself is delivered as is), then per class:
+ *  - local → alias_maps (aliases(5) text; values: local names, addresses, /path/Maildir/;
+ *    /path/mbox, |command and :include: are not supported yet and defer) → the user's
+ *    home_mailbox under the home directory from the passwd table, with the user's uid/gid.
+ *    Postern's home_mailbox default is "Maildir/" (Postfix: "" = mbox in the spool).
+ *    postmaster without an alias goes to root when Postern runs as root, else to the user
+ *    Postern runs as; if that fails the copy is deferred, never dropped.
+ *  - virtual_mailbox → virtual_mailbox_base + map value (trailing "/" = Maildir), uid/gid
+ *    from virtual_uid_maps/virtual_gid_maps, or none (written as Postern's own user).
+ *  - relay/default → a remote target. Unknown users at delivery time → bounce 5.1.1.
+ * Missing alias files act as empty (many hosts have none); any other missing table makes
+ * lookups fail (451 at RCPT, deferral at delivery) as a missing table does in Postfix.
  */
 
+import { readFileSync } from 'node:fs';
 import type { Params } from '../config/types.js';
 import type { TableRegistry } from '../tables/open.js';
 import type { LookupTable } from '../tables/types.js';
-import { TableError } from '../tables/types.js';
 import { lookupDomain } from '../tables/lookup-order.js';
-import { splitAddress, normalizeDomain, stripSourceRoute, unquoteLocal, isDomainLiteral } from '../protocol/address.js';
+import { splitAddress, normalizeDomain, stripSourceRoute, unquoteLocal } from '../protocol/address.js';
 import { reply } from '../protocol/reply.js';
 import { splitList } from '../config/params.js';
 import type { AddressClass, AddressClassName, AddressResolver, DeliveryTarget, RecipientCheck } from './types.js';
@@ -30,27 +50,45 @@ interface DomainList {
   tables: LookupTable[];
 }
 
-const MAX_DEPTH = 100;
+/** Postfix's virtual_alias_recursion_limit and virtual_alias_expansion_limit defaults. */
+const MAX_DEPTH = 1000;
+const MAX_RESULTS = 1000;
 
-export function createResolver(params: Params, deps: { tables: TableRegistry }): AddressResolver {
-  const open = (spec: string): LookupTable | undefined => {
+/** A table that could not be opened: every lookup fails, so callers answer 4.3.0. */
+class FailedTable implements LookupTable {
+  readonly kind = 'exact' as const;
+  constructor(readonly spec: string, private readonly why: string) {}
+  async lookup(): Promise<string | undefined> {
+    throw new Error(`${this.spec}: ${this.why}`);
+  }
+}
+
+export interface ResolverDeps {
+  tables: TableRegistry;
+  /** The passwd database (default: unix:passwd.byname from the registry). Tests inject one. */
+  passwd?: LookupTable;
+  /** The uid Postern runs as (default: process.getuid()); picks postmaster's fallback mailbox. */
+  uid?: number;
+}
+
+export function createResolver(params: Params, deps: ResolverDeps): AddressResolver {
+  const open = (spec: string): LookupTable => {
     try {
       return deps.tables.open(spec);
     } catch (err) {
-      if (err instanceof TableError && /does not exist/.test(err.message)) return undefined; // XXX: a missing table acts as empty; `postern check` reports it
-      throw err;
+      return new FailedTable(spec, (err as Error).message);
     }
   };
   const aliasSpecs = new Set(params.list('alias_maps'));
   const aliasCache = new Map<string, LookupTable | undefined>();
   const openAlias = (spec: string): LookupTable | undefined => {
     if (!aliasCache.has(spec)) {
-      const file = spec.replace(/^(proxy:)*[a-z]+:/, '');
+      const file = spec.replace(/^(proxy:)*[a-z0-9]+:/i, '');
       let t: LookupTable | undefined;
       try {
         t = new AliasTable(spec, file);
       } catch {
-        t = undefined;
+        t = undefined; // XXX: a missing aliases file acts as empty; `postern check` reports it
       }
       aliasCache.set(spec, t);
     }
@@ -62,10 +100,8 @@ export function createResolver(params: Params, deps: { tables: TableRegistry }):
     const plain = new Set<string>();
     const tables: LookupTable[] = [];
     for (const item of params.list(name)) {
-      if (/^[a-z]+:/i.test(item) && !isDomainLiteral(item)) {
-        const t = open(item);
-        if (t) tables.push(t);
-      } else plain.add(normalizeDomain(item));
+      if (/^[a-z0-9]+:/i.test(item)) tables.push(aliasSpecs.has(item) ? (openAlias(item) ?? open('static:{}')) : open(item));
+      else plain.add(normalizeDomain(item));
     }
     return { plain, tables };
   };
@@ -74,6 +110,7 @@ export function createResolver(params: Params, deps: { tables: TableRegistry }):
   const delimiter = params.str('recipient_delimiter');
   const percentHack = params.bool('allow_percent_hack');
   const bangPath = params.bool('swap_bangpath');
+  const propagateVirtual = params.list('propagate_unmatched_extensions').includes('virtual');
   const parentMatch = (name: string): boolean => params.list('parent_domain_matches_subdomains').includes(name);
   const classes: [AddressClassName, DomainList, boolean][] = [
     ['local', domainList('mydestination'), false],
@@ -82,15 +119,18 @@ export function createResolver(params: Params, deps: { tables: TableRegistry }):
     ['relay', domainList('relay_domains'), parentMatch('relay_domains')],
   ];
   const localRecipientMaps = tableList('local_recipient_maps');
-  const localMapsEmpty = params.isSet('local_recipient_maps') && params.str('local_recipient_maps') === '';
+  // Postfix: an explicitly empty local_recipient_maps accepts every local part.
+  const localMapsEmpty = params.list('local_recipient_maps').length === 0;
   const aliasMaps = tableList('alias_maps');
-  const passwd = open('unix:passwd.byname');
+  const passwd = deps.passwd ?? open('unix:passwd.byname');
   const virtualAliasMaps = tableList('virtual_alias_maps');
   const virtualMailboxMaps = tableList('virtual_mailbox_maps');
   const virtualUidMaps = tableList('virtual_uid_maps');
   const virtualGidMaps = tableList('virtual_gid_maps');
+  const minUid = params.int('virtual_minimum_uid');
   const mailboxBase = params.str('virtual_mailbox_base');
   const homeMailbox = params.str('home_mailbox');
+  const myUid = deps.uid ?? process.getuid?.() ?? 0;
 
   async function inDomainList(list: DomainList, domain: string, parents: boolean): Promise<boolean> {
     if (list.plain.has(domain)) return true;
@@ -125,116 +165,168 @@ export function createResolver(params: Params, deps: { tables: TableRegistry }):
     return { className: 'default', domain, isFinal: false };
   }
 
-  function baseLocal(local: string): string {
-    if (!delimiter) return local;
-    for (let i = 1; i < local.length; i++) if (delimiter.includes(local[i]!)) return local.slice(0, i);
-    return local;
+  /** Split "user+ext" at the first recipient_delimiter character (not at position 0). */
+  function splitExt(local: string): { base: string; ext: string } {
+    if (delimiter) for (let i = 1; i < local.length; i++) if (delimiter.includes(local[i]!)) return { base: local.slice(0, i), ext: local.slice(i) };
+    return { base: local, ext: '' };
   }
 
-  /** Keys for virtual(5)-style maps: user+ext@domain, user@domain, @domain. */
-  function virtualKeys(local: string, domain: string): string[] {
+  /** Keys for virtual(5)-style maps: user+ext@domain, user@domain, @domain (exact tables only). */
+  function virtualKeys(table: LookupTable, local: string, domain: string): string[] {
     const lc = local.toLowerCase();
-    const base = baseLocal(lc);
+    if (table.kind !== 'exact') return [`${lc}@${domain}`];
+    const { base } = splitExt(lc);
     return [...new Set([`${lc}@${domain}`, `${base}@${domain}`, `@${domain}`])];
   }
 
-  async function firstHit(tables: LookupTable[], keys: string[]): Promise<string | undefined> {
-    for (const key of keys) for (const t of tables) {
-      const v = await t.lookup(key);
-      if (v !== undefined) return v;
+  /** First hit over the tables, in key order per table (Postfix asks each table in turn). */
+  async function firstHit(tables: LookupTable[], keys: (t: LookupTable) => string[]): Promise<{ key: string; value: string } | undefined> {
+    for (const t of tables) for (const key of keys(t)) {
+      const value = await t.lookup(key);
+      if (value !== undefined) return { key, value };
     }
     return undefined;
   }
 
   async function checkRecipient(address: string): Promise<RecipientCheck> {
-    const cls = await classify(address);
-    if (!cls.isFinal) return { known: true };
-    const { local } = effectiveDomain(address);
-    const lc = local.toLowerCase();
-    const base = baseLocal(lc);
-    if (base === 'postmaster') return { known: true };
     try {
-      if (await firstHit(virtualAliasMaps, virtualKeys(local, cls.domain))) return { known: true };
+      const cls = await classify(address);
+      if (!cls.isFinal) return { known: true };
+      const { local } = effectiveDomain(address);
+      const lc = local.toLowerCase();
+      const { base } = splitExt(lc);
+      if (base === 'postmaster') return { known: true };
+      if (await firstHit(virtualAliasMaps, (t) => virtualKeys(t, local, cls.domain))) return { known: true };
       if (cls.className === 'local') {
         if (localMapsEmpty) return { known: true };
-        if (await firstHit(localRecipientMaps, [`${lc}@${cls.domain}`, `${base}@${cls.domain}`, lc, base])) return { known: true };
+        if (await firstHit(localRecipientMaps, (t) => (t.kind === 'exact' ? [...new Set([`${lc}@${cls.domain}`, `${base}@${cls.domain}`, lc, base])] : [`${lc}@${cls.domain}`]))) return { known: true };
         const code = params.int('unknown_local_recipient_reject_code');
-        return { known: false, reply: reply(code, '5.1.1', `<${address}>: Recipient address rejected: User unknown in local recipient table`) };
+        return { known: false, reply: reply(code, `${String(code)[0]}.1.1`, `<${address}>: Recipient address rejected: User unknown in local recipient table`) };
       }
       if (cls.className === 'virtual_mailbox') {
-        if (await firstHit(virtualMailboxMaps, virtualKeys(local, cls.domain))) return { known: true };
+        if (await firstHit(virtualMailboxMaps, (t) => virtualKeys(t, local, cls.domain))) return { known: true };
         const code = params.int('unknown_virtual_mailbox_reject_code');
-        return { known: false, reply: reply(code, '5.1.1', `<${address}>: Recipient address rejected: User unknown in virtual mailbox table`) };
+        return { known: false, reply: reply(code, `${String(code)[0]}.1.1`, `<${address}>: Recipient address rejected: User unknown in virtual mailbox table`) };
       }
       const code = params.int('unknown_virtual_alias_reject_code');
-      return { known: false, reply: reply(code, '5.1.1', `<${address}>: Recipient address rejected: User unknown in virtual alias table`) };
-    } catch (err) {
+      return { known: false, reply: reply(code, `${String(code)[0]}.1.1`, `<${address}>: Recipient address rejected: User unknown in virtual alias table`) };
+    } catch {
       return { known: 'tempfail', reply: reply(451, '4.3.0', `<${address}>: Temporary lookup failure`) };
     }
   }
 
-  async function expandLocalUser(user: string, rcpt: string, orig: string): Promise<DeliveryTarget[]> {
-    const pw = passwd ? await passwd.lookup(user) : undefined;
-    if (!pw) {
-      return [{ kind: 'bounce', recipient: rcpt, originalRecipient: orig, dsn: '5.1.1', text: `unknown user: "${user}"` }];
-    }
+  async function userMailbox(user: string, rcpt: string, orig: string): Promise<DeliveryTarget> {
+    const pw = await passwd.lookup(user);
+    if (!pw) return { kind: 'bounce', recipient: rcpt, originalRecipient: orig, dsn: '5.1.1', text: `unknown user: "${user}"` };
     const f = pw.split(':');
-    const home = f[5] ?? '/';
+    const home = f[5] || '/';
     if (!homeMailbox.endsWith('/')) {
-      return [{ kind: 'defer', recipient: rcpt, originalRecipient: orig, dsn: '4.3.0', text: `home_mailbox "${homeMailbox}" is an mbox file; Postern delivers to Maildir only (end it with /)` }];
+      return { kind: 'defer', recipient: rcpt, originalRecipient: orig, dsn: '4.3.0', text: `home_mailbox "${homeMailbox}" is an mbox file; Postern delivers to Maildir only (end it with /)` };
     }
-    const path = homeMailbox.startsWith('/') ? homeMailbox : `${home.replace(/\/$/, '')}/${homeMailbox}`;
-    return [{ kind: 'maildir', via: 'local', path, uid: Number(f[2]), gid: Number(f[3]), recipient: rcpt, originalRecipient: orig }];
+    const path = `${home.replace(/\/+$/, '')}/${homeMailbox.replace(/^\/+/, '')}`;
+    return { kind: 'maildir', via: 'local', path, uid: Number(f[2]), gid: Number(f[3]), recipient: rcpt, originalRecipient: orig };
   }
 
-  async function expand(address: string, orig = address, depth = 0, seen = new Set<string>()): Promise<DeliveryTarget[]> {
-    if (depth > MAX_DEPTH) return [{ kind: 'bounce', recipient: address, originalRecipient: orig, dsn: '5.4.6', text: 'alias expansion too deep (loop?)' }];
+  /** The passwd name for our own uid (postmaster's fallback mailbox). */
+  function ownUserName(): string | undefined {
+    if (myUid === 0) return 'root';
+    try {
+      for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+        const f = line.split(':');
+        if (f[0] && Number(f[2]) === myUid) return f[0];
+      }
+    } catch {
+      /* no passwd file: deferred below */
+    }
+    return undefined;
+  }
+
+  interface Walk {
+    seen: Set<string>;
+    budget: { left: number };
+  }
+
+  function aliasValueTarget(val: string, base: string, rcpt: string, orig: string): DeliveryTarget | undefined {
+    if (val.startsWith('/') && val.endsWith('/')) return { kind: 'maildir', via: 'local', path: val, recipient: rcpt, originalRecipient: orig };
+    if (val.startsWith('/')) return { kind: 'defer', recipient: rcpt, originalRecipient: orig, dsn: '4.3.0', text: `alias ${base}: delivery to mbox file ${val} is not supported yet` };
+    if (val.startsWith('|')) return { kind: 'defer', recipient: rcpt, originalRecipient: orig, dsn: '4.3.0', text: `alias ${base}: delivery to a command is not supported yet` };
+    if (val.toLowerCase().startsWith(':include:')) return { kind: 'defer', recipient: rcpt, originalRecipient: orig, dsn: '4.3.0', text: `alias ${base}: :include: lists are not supported yet` };
+    return undefined;
+  }
+
+  async function expandLocal(address: string, local: string, domain: string, orig: string, depth: number, w: Walk): Promise<DeliveryTarget[]> {
+    const lc = local.toLowerCase();
+    const { base } = splitExt(lc);
+    for (const name of [...new Set([lc, base])]) {
+      if (w.seen.has(`alias:${name}`)) continue;
+      const hit = await firstHit(aliasMaps, () => [name]);
+      if (!hit) continue;
+      const seen = new Set(w.seen).add(`alias:${name}`);
+      const out: DeliveryTarget[] = [];
+      for (const v of splitAliasValues(hit.value)) {
+        const val = v.replace(/^"(.*)"$/s, '$1').trim();
+        const direct = aliasValueTarget(val, name, address, orig);
+        if (direct) out.push(direct);
+        else if (!val.includes('@') && splitExt(val.toLowerCase()).base === base) out.push(await userMailbox(base, address, orig)); // "root: root, …" delivers to the user itself
+        else out.push(...(await walk(val.includes('@') ? val : `${val}@${domain}`, orig, depth + 1, { seen, budget: w.budget })));
+      }
+      return out;
+    }
+    if (base === 'postmaster') {
+      // No postmaster alias: root (or our own user) receives it; never dropped.
+      const who = ownUserName();
+      if (!who) return [{ kind: 'defer', recipient: address, originalRecipient: orig, dsn: '4.3.0', text: 'no alias for postmaster and no mailbox for the Postern user' }];
+      const t = await userMailbox(who, address, orig);
+      return [t.kind === 'bounce' ? { kind: 'defer', recipient: address, originalRecipient: orig, dsn: '4.3.0', text: `no alias for postmaster and ${t.text}` } : t];
+    }
+    return [await userMailbox(base, address, orig)];
+  }
+
+  async function expandVirtualMailbox(address: string, local: string, domain: string, orig: string): Promise<DeliveryTarget[]> {
+    const box = await firstHit(virtualMailboxMaps, (t) => virtualKeys(t, local, domain));
+    if (!box) return [{ kind: 'bounce', recipient: address, originalRecipient: orig, dsn: '5.1.1', text: `unknown user: "${address.toLowerCase()}"` }];
+    const value = box.value.trim();
+    if (!value.endsWith('/')) return [{ kind: 'defer', recipient: address, originalRecipient: orig, dsn: '4.3.0', text: `virtual mailbox ${value} is an mbox file; Postern delivers to Maildir only (end it with /)` }];
+    const uidHit = await firstHit(virtualUidMaps, (t) => virtualKeys(t, local, domain));
+    const gidHit = await firstHit(virtualGidMaps, (t) => virtualKeys(t, local, domain));
+    const uid = uidHit ? Number(uidHit.value) : undefined;
+    const gid = gidHit ? Number(gidHit.value) : undefined;
+    if (uid !== undefined && (!Number.isInteger(uid) || uid < minUid)) {
+      return [{ kind: 'defer', recipient: address, originalRecipient: orig, dsn: '4.3.5', text: `bad uid ${uidHit!.value} in virtual_uid_maps (below virtual_minimum_uid ${minUid})` }];
+    }
+    if (gid !== undefined && (!Number.isInteger(gid) || gid <= 0)) {
+      return [{ kind: 'defer', recipient: address, originalRecipient: orig, dsn: '4.3.5', text: `bad gid ${gidHit!.value} in virtual_gid_maps` }];
+    }
+    const path = mailboxBase ? `${mailboxBase.replace(/\/+$/, '')}/${value.replace(/^\/+/, '')}` : value;
+    return [{ kind: 'maildir', via: 'virtual', path, uid, gid, recipient: address, originalRecipient: orig }];
+  }
+
+  async function walk(address: string, orig: string, depth: number, w: Walk): Promise<DeliveryTarget[]> {
+    if (depth > MAX_DEPTH || --w.budget.left < 0) return [{ kind: 'bounce', recipient: address, originalRecipient: orig, dsn: '5.4.6', text: 'alias expansion limit exceeded (loop?)' }];
     const cls = await classify(address);
-    const { local, domain } = effectiveDomain(address);
+    const { local, domain, tricky } = effectiveDomain(address);
     const key = `${local.toLowerCase()}@${domain}`;
-    if (cls.isFinal && !seen.has(key)) {
-      const va = await firstHit(virtualAliasMaps, virtualKeys(local, domain));
-      if (va !== undefined) {
-        const next = new Set(seen).add(key);
+    if (!tricky && !w.seen.has(key)) {
+      const va = await firstHit(virtualAliasMaps, (t) => virtualKeys(t, local, domain));
+      if (va) {
+        const seen = new Set(w.seen).add(key);
+        const { ext } = splitExt(local);
+        // propagate_unmatched_extensions=virtual: user+ext matched as user → results get +ext.
+        const addExt = propagateVirtual && ext && va.key !== key ? ext : '';
         const out: DeliveryTarget[] = [];
-        for (const v of splitList(va)) out.push(...(await expand(v, orig, depth + 1, next)));
+        for (const v of splitList(va.value)) {
+          const p = splitAddress(v);
+          const next = addExt && p.domain ? `${p.local}${addExt}@${p.domain}` : v;
+          out.push(...(await walk(next, orig, depth + 1, { seen, budget: w.budget })));
+        }
         return out;
       }
     }
-    if (cls.className === 'local') {
-      const base = baseLocal(local.toLowerCase());
-      if (!seen.has(`alias:${base}`)) {
-        const alias = await firstHit(aliasMaps, [base]);
-        if (alias !== undefined) {
-          const next = new Set(seen).add(`alias:${base}`).add(key);
-          const out: DeliveryTarget[] = [];
-          for (const v of splitAliasValues(alias)) {
-            const val = v.replace(/^"(.*)"$/, '$1');
-            if (val.startsWith('/') && val.endsWith('/')) out.push({ kind: 'maildir', via: 'local', path: val, recipient: address, originalRecipient: orig });
-            else if (val.startsWith('/')) out.push({ kind: 'defer', recipient: address, originalRecipient: orig, dsn: '4.3.0', text: `alias ${base}: delivery to mbox file ${val} is not supported yet` });
-            else if (val.startsWith('|') || val.startsWith(':include:')) out.push({ kind: 'defer', recipient: address, originalRecipient: orig, dsn: '4.3.0', text: `alias ${base}: ${val.startsWith('|') ? 'delivery to a command' : ':include: lists'} not supported yet` });
-            else if (val.toLowerCase() === base) out.push(...(await expandLocalUser(base, address, orig)));
-            else out.push(...(await expand(val.includes('@') ? val : `${val}@${domain}`, orig, depth + 1, next)));
-          }
-          return out;
-        }
-      }
-      // postmaster without an alias goes to root, as Postfix's stock aliases file does.
-      return expandLocalUser(base === 'postmaster' ? 'root' : base, address, orig);
-    }
-    if (cls.className === 'virtual_mailbox') {
-      const keys = virtualKeys(local, domain);
-      const box = await firstHit(virtualMailboxMaps, keys);
-      if (box === undefined) return [{ kind: 'bounce', recipient: address, originalRecipient: orig, dsn: '5.1.1', text: `unknown user: "${address}"` }];
-      if (!box.endsWith('/')) return [{ kind: 'defer', recipient: address, originalRecipient: orig, dsn: '4.3.0', text: `virtual mailbox ${box} is an mbox file; Postern delivers to Maildir only (end it with /)` }];
-      const uid = await firstHit(virtualUidMaps, keys);
-      const gid = await firstHit(virtualGidMaps, keys);
-      const path = box.startsWith('/') && !mailboxBase ? box : `${mailboxBase.replace(/\/$/, '')}/${box.replace(/^\//, '')}`;
-      return [{ kind: 'maildir', via: 'virtual', path, uid: uid !== undefined ? Number(uid) : undefined, gid: gid !== undefined ? Number(gid) : undefined, recipient: address, originalRecipient: orig }];
-    }
-    if (cls.className === 'virtual_alias') return [{ kind: 'bounce', recipient: address, originalRecipient: orig, dsn: '5.1.1', text: `unknown user: "${address}"` }];
+    if (cls.className === 'local') return expandLocal(address, local, domain, orig, depth, w);
+    if (cls.className === 'virtual_mailbox') return expandVirtualMailbox(address, local, domain, orig);
+    if (cls.className === 'virtual_alias') return [{ kind: 'bounce', recipient: address, originalRecipient: orig, dsn: '5.1.1', text: `unknown user: "${address.toLowerCase()}"` }];
     return [{ kind: 'remote', recipient: address, originalRecipient: orig }];
   }
 
-  return { classify, checkRecipient, expand: (a) => expand(a) };
+  return { classify, checkRecipient, expand: (a) => walk(a, a, 0, { seen: new Set(), budget: { left: MAX_RESULTS } }) };
 }
