@@ -1,4 +1,8 @@
-/** Mail log sentences of the SMTP server, one function per event, in Postfix's wording. */
+/**
+ * Mail log sentences of the SMTP server, one function per event, in Postfix's wording
+ * (checked against smtpd.c and a real Postfix 3.7 log: pflogsumm and fail2ban read these).
+ * Client text is untrusted: it is escaped or made printable before it reaches the log.
+ */
 
 import type { MailLog } from './maillog.js';
 
@@ -15,11 +19,12 @@ export const smtpdLog = {
   disconnect(log: MailLog, w: Who, stats: string): void {
     log.line(w.program, `disconnect from ${w.client}${stats ? ' ' + stats : ''}`);
   },
-  lostConnection(log: MailLog, w: Who, after: string): void {
-    log.line(w.program, `lost connection after ${after} from ${w.client}`);
+  /** `bytes` is given while a message is being received: "lost connection after DATA (1234 bytes) from …". */
+  lostConnection(log: MailLog, w: Who, after: string, bytes?: number): void {
+    log.line(w.program, `lost connection after ${after}${bytes !== undefined ? ` (${bytes} bytes)` : ''} from ${w.client}`);
   },
-  timeout(log: MailLog, w: Who, after: string): void {
-    log.line(w.program, `timeout after ${after} from ${w.client}`);
+  timeout(log: MailLog, w: Who, after: string, bytes?: number): void {
+    log.line(w.program, `timeout after ${after}${bytes !== undefined ? ` (${bytes} bytes)` : ''} from ${w.client}`);
   },
   tooManyErrors(log: MailLog, w: Who, after: string): void {
     log.line(w.program, `too many errors after ${after} from ${w.client}`);
@@ -56,14 +61,19 @@ export const smtpdLog = {
     if (env.helo !== undefined) tail += ` helo=<${env.helo}>`;
     log.line(w.program, `${id ?? 'NOQUEUE'}: ${action}: ${cmd} from ${w.client}: ${text};${tail}`);
   },
+  /** Postfix logs the first 30 characters, non-printable ones as "?". */
   requestTooLong(log: MailLog, w: Who, limit: number, head: string): void {
-    log.warning(w.program, `${w.client}: request longer than ${limit}: ${head}...`);
+    log.warning(w.program, `${w.client}: request longer than ${limit}: ${printable(head.slice(0, 30))}...`);
+  },
+  malformedBdat(log: MailLog, w: Who, id: string | undefined, arg: string): void {
+    log.warning(w.program, `${id ?? 'NOQUEUE'}: malformed BDAT command syntax from ${w.client}: ${printable(`BDAT ${arg}`.slice(0, 100))}`);
   },
   bareNewline(log: MailLog, w: Who, where: string): void {
     log.warning(w.program, `${w.client}: bare <LF> received after ${where}`);
   },
-  improperPipelining(log: MailLog, w: Who, after: string, next: string): void {
-    log.line(w.program, `improper command pipelining after ${after} from ${w.client}: ${next}`);
+  /** `next`: the first bytes the client sent too early (up to 100, C-escaped as Postfix does). */
+  improperPipelining(log: MailLog, w: Who, after: string, next: Buffer): void {
+    log.line(w.program, `improper command pipelining after ${after} from ${w.client}: ${escapeBytes(next.subarray(0, 100))}`);
   },
   sessionsFull(log: MailLog, program: string, service: string, limit: number, client: string): void {
     log.warning(program, `service "${service}" has reached its session limit "${limit}": refusing ${client}`);
@@ -72,3 +82,22 @@ export const smtpdLog = {
     log.error(w.program, `${w.client}: internal error during ${what}`);
   },
 };
+
+/** Postfix's printable(): every byte outside printable ASCII becomes "?". */
+export function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '?');
+}
+
+/** Postfix's escape(): C escapes for control characters, octal for other bytes. */
+export function escapeBytes(b: Buffer): string {
+  let out = '';
+  for (const c of b) {
+    if (c === 13) out += '\\r';
+    else if (c === 10) out += '\\n';
+    else if (c === 9) out += '\\t';
+    else if (c === 92) out += '\\\\';
+    else if (c >= 32 && c < 127) out += String.fromCharCode(c);
+    else out += '\\' + c.toString(8).padStart(3, '0');
+  }
+  return out;
+}

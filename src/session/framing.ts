@@ -35,6 +35,16 @@ export class Input {
     return this.buf.length;
   }
 
+  /** Up to n buffered bytes, left in place (pipelining and pre-greeting logs). */
+  peek(n: number): Buffer {
+    return this.buf.subarray(0, n);
+  }
+
+  /** DATA bytes received so far, including what is buffered (for "lost connection after DATA (n bytes)"). */
+  get dataReceived(): number {
+    return this.dataSize + this.buf.length;
+  }
+
   feed(chunk: Buffer): void {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
   }

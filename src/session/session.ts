@@ -1,335 +1,136 @@
 /**
- * One SMTP server session (RFC 5321, with RFC 2920 PIPELINING, RFC 3030 CHUNKING, RFC 1870
- * SIZE, RFC 3461 DSN, RFC 6531 SMTPUTF8). Commands are processed strictly in order; replies
- * are buffered and written when the client's pipelined input is used up, so ordering holds
- * and a pipelined group gets one packet back. The session never touches the disk: it asks
- * policy/ at each command and hands the finished message to cleanup/.
+ * One SMTP server session's commands (RFC 5321, with RFC 2920 PIPELINING, RFC 3030
+ * CHUNKING, RFC 1870 SIZE, RFC 3461 DSN, RFC 6531 SMTPUTF8, RFC 3207 STARTTLS, RFC 4954
+ * AUTH). Commands are processed strictly in order; the dispatcher enforces the command
+ * table's flags (commands.ts) and each handler handles only its verb. The session never
+ * touches the disk: it asks policy/ at each command and hands the finished message to
+ * cleanup/. Socket plumbing, tarpit and limits are in session-base.ts.
  *
  * Written by hand rather than on smtp-server: that package has no unauthorized-pipelining
  * detection, no error tarpit, no application-chosen enhanced codes and no BDAT
- * (research/dependencies.md §1).
+ * (research/dependencies.md §1). Replies follow Postfix's smtpd.c wording.
  */
 
-import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import type { TlsSettings } from '../listener/tls.js';
 import { tlsSummary } from '../listener/tls.js';
-import type { AuthBackend } from '../auth/types.js';
 import { AuthDialog, offeredMechanisms } from './auth-dialog.js';
-import type { Params } from '../config/types.js';
-import type { MailLog } from '../log/maillog.js';
-import { smtpdLog, type Who } from '../log/smtpd-events.js';
-import type { ClientInfo, Decision, PolicyEngine, SessionFacts, TxnEffects, CheckPoint } from '../policy/types.js';
-import type { Cleanup, SubmittedRecipient } from '../cleanup/types.js';
-import { formatReply, reply, replyForLog, type Reply } from '../protocol/reply.js';
-import { parsePath, isXtext } from '../protocol/mail-args.js';
-import { Input, type DataResult } from './framing.js';
-import { COMMAND_BY_NAME, CommandStats } from './commands.js';
+import { smtpdLog } from '../log/smtpd-events.js';
+import { reply, replyForLog, type Reply } from '../protocol/reply.js';
+import { parsePath } from '../protocol/mail-args.js';
+import type { DataResult } from './framing.js';
+import { COMMAND_BY_NAME, HELP_TEXT } from './commands.js';
+import { longestHeader, mailOptions, recipient } from './envelope.js';
+import { SessionBase, sleep, type Transaction } from './session-base.js';
 
-export interface SessionDeps {
-  readonly log: MailLog;
-  readonly policy: PolicyEngine;
-  readonly cleanup: Cleanup;
-  readonly params: Params;
-  readonly serviceName: string;
-  readonly program: string;
-  readonly hostname: string;
-  /** TLS of this listener (STARTTLS or wrapper mode); undefined: no TLS. */
-  readonly tls?: TlsSettings;
-  /** SASL backend when smtpd_sasl_auth_enable = yes. */
-  readonly auth?: AuthBackend;
-}
+export { type SessionDeps, type TlsInfo } from './session-base.js';
 
-/** What the session knows about its TLS layer once the handshake is done. */
-export interface TlsInfo {
-  readonly protocol: string;
-  readonly cipher: string;
-  readonly bits: number;
-}
+const SIZE_EXCEEDED = reply(552, '5.3.4', 'Message size exceeds fixed limit');
 
-interface Transaction {
-  sender: string;
-  recipients: SubmittedRecipient[];
-  queueId?: string;
-  size?: number;
-  bodyType?: '7BIT' | '8BITMIME' | 'BINARYMIME';
-  smtputf8: boolean;
-  ret?: 'FULL' | 'HDRS';
-  envid?: string;
-  effects: TxnEffects;
-  bdat?: { chunks: Buffer[]; size: number; oversize: boolean };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export class Session {
-  private readonly input = new Input();
-  private out: string[] = [];
-  private helo?: string;
-  private protocol: 'SMTP' | 'ESMTP' = 'SMTP';
-  private txn?: Transaction;
-  private errors = 0;
-  private junk = 0;
-  private commands = 0;
-  private readonly stats = new CommandStats();
-  private lastCommand = 'CONNECT';
-  private mode: 'greeting' | 'command' | 'data' | 'bdat' | 'auth' | 'tls' | 'closed' = 'greeting';
-  private tlsInfo?: TlsInfo;
-  private sasl?: { user: string; method: string };
+export class Session extends SessionBase {
   private authDialog?: AuthDialog;
-  private socket: Socket;
-  private readonly handlers = {
-    data: (chunk: Buffer): void => this.onData(chunk),
-    timeout: (): void => this.onTimeout(),
-    close: (): void => this.onClose(),
-    error: (): void => undefined, // 'close' follows and logs the loss
-  };
+  /** Set when the connect restrictions refused the client (smtpd_delay_reject = no). */
+  private accessDenied = false;
   private bdatRemaining = 0;
   private bdatLast = false;
-  private busy = false;
-  private unauthPipelining = false;
-  private connectRefusal?: Reply;
-  private readonly started = Date.now();
-  private quit = false;
-  private readonly who: Who;
-  private readonly p: {
-    lineLimit: number; sizeLimit: number; rcptLimit: number; softErrors: number; hardErrors: number; errorSleep: number;
-    junkLimit: number; commandLimit: number; sessionLimit: number; heloRequired: boolean; vrfyDisabled: boolean;
-    bareLf: 'normalize' | 'reject' | 'no'; headerLimit: number; discardEhlo: Set<string>; banner: string; greetPause: number;
-  };
-
-  constructor(socket: Socket, private readonly client: ClientInfo, private readonly deps: SessionDeps, tlsInfo?: TlsInfo) {
-    this.socket = socket;
-    this.tlsInfo = tlsInfo;
-    const params = deps.params;
-    const port = params.bool('smtpd_client_port_logging') ? `:${client.port}` : '';
-    this.who = { program: deps.program, client: `${client.name}[${client.addr}]${port}` };
-    const bare = params.str('smtpd_forbid_bare_newline').toLowerCase();
-    this.p = {
-      lineLimit: params.int('line_length_limit'),
-      sizeLimit: params.int('message_size_limit') || Number.MAX_SAFE_INTEGER,
-      rcptLimit: params.int('smtpd_recipient_limit'),
-      softErrors: params.int('smtpd_soft_error_limit'),
-      hardErrors: params.int('smtpd_hard_error_limit'),
-      errorSleep: params.timeMs('smtpd_error_sleep_time'),
-      junkLimit: params.int('smtpd_junk_command_limit'),
-      commandLimit: params.int('postern_smtpd_command_limit'),
-      sessionLimit: params.timeMs('postern_smtpd_session_time_limit'),
-      heloRequired: params.bool('smtpd_helo_required'),
-      vrfyDisabled: params.bool('disable_vrfy_command'),
-      bareLf: bare === 'reject' ? 'reject' : bare === 'no' ? 'no' : 'normalize',
-      headerLimit: params.int('header_size_limit'),
-      discardEhlo: new Set(params.list('smtpd_discard_ehlo_keywords').map((k) => k.toUpperCase())),
-      banner: params.str('smtpd_banner'),
-      greetPause: params.timeMs('postern_smtpd_greet_pause'),
-    };
-    this.attach(socket);
-  }
-
-  private attach(socket: Socket): void {
-    socket.setTimeout(this.deps.params.timeMs('smtpd_timeout'));
-    socket.on('data', this.handlers.data);
-    socket.on('timeout', this.handlers.timeout);
-    socket.on('close', this.handlers.close);
-    socket.on('error', this.handlers.error);
-  }
-
-  private detach(socket: Socket): void {
-    socket.off('data', this.handlers.data);
-    socket.off('timeout', this.handlers.timeout);
-    socket.off('close', this.handlers.close);
-    socket.off('error', this.handlers.error);
-    socket.setTimeout(0);
-  }
-
-  /** Client facts for the restriction engine. */
-  private facts(extra: Partial<SessionFacts> = {}): SessionFacts {
-    return {
-      client: this.client, serviceName: this.deps.serviceName, params: this.deps.params, helo: this.helo, protocol: this.protocol,
-      tls: this.tlsInfo !== undefined, tlsProtocol: this.tlsInfo?.protocol, tlsCipher: this.tlsInfo?.cipher, tlsBits: this.tlsInfo?.bits,
-      saslUsername: this.sasl?.user, saslMethod: this.sasl?.method,
-      sender: this.txn?.sender, recipientCount: this.txn?.recipients.length ?? 0, unauthPipelining: this.unauthPipelining, ...extra,
-    };
-  }
+  /** Size of the current chunk: Postfix answers each BDAT with its own byte count. */
+  private bdatChunk = 0;
+  /** The reply for the BDAT chunk being skipped, when it is refused. */
+  private bdatRefusal?: Reply;
 
   async start(): Promise<void> {
     smtpdLog.connect(this.deps.log, this.who);
     const d = await this.safePolicy('connect', this.facts(), 'CONNECT');
-    if (d?.reply) this.connectRefusal = d.reply;
-    if (this.mode === 'closed') return;
+    if (this.closed()) return;
     if (this.p.greetPause > 0) await sleep(this.p.greetPause);
     if (this.closed()) return;
-    if (this.input.pending > 0) {
+    if (this.input.pending > 0 && !this.tlsInfo) {
       // The client talked before our greeting (RFC 5321 §4.3.1 says it must wait).
       this.unauthPipelining = true;
-      smtpdLog.improperPipelining(this.deps.log, this.who, 'CONNECT', this.peek());
+      smtpdLog.improperPipelining(this.deps.log, this.who, 'CONNECT', this.input.peek(100));
     }
     this.mode = 'command';
-    this.send(reply(220, '', this.p.banner));
+    if (d?.reply) {
+      // As Postfix: the refusal replaces the greeting, then only QUIT is useful (RFC 5321 §3.1).
+      this.accessDenied = true;
+      this.send(d.reply);
+      this.errors++;
+    } else this.send(reply(220, '', this.p.banner));
     this.pump();
   }
 
-  private closed(): boolean {
-    return this.mode === 'closed';
-  }
-
-  private peek(): string {
-    return '(data before greeting)';
-  }
-
-  private onData(chunk: Buffer): void {
-    if (this.mode === 'closed') return;
-    if (Date.now() - this.started > this.p.sessionLimit) {
-      smtpdLog.sessionLimit(this.deps.log, this.who, this.lastCommand);
-      this.send(reply(421, '4.4.2', `${this.deps.hostname} Error: session time limit exceeded`, true));
-      this.flush();
-      return;
-    }
-    this.input.feed(chunk);
-    // Back-pressure: stop reading while a long operation runs on a big backlog.
-    if (this.busy && this.input.pending > 1024 * 1024) this.socket.pause();
-    if (this.mode !== 'greeting') this.pump();
-  }
-
-  private onTimeout(): void {
-    if (this.mode === 'closed') return;
-    smtpdLog.timeout(this.deps.log, this.who, this.lastCommand);
-    this.send(reply(421, '4.4.2', `${this.deps.hostname} Error: timeout exceeded`, true));
-    this.flush();
-  }
-
-  private onClose(): void {
-    if (this.mode !== 'closed' && !this.quit) smtpdLog.lostConnection(this.deps.log, this.who, this.lastCommand);
-    this.mode = 'closed';
-    smtpdLog.disconnect(this.deps.log, this.who, this.stats.format());
-  }
-
-  private send(r: Reply): void {
-    this.out.push(formatReply(r));
-    if (r.disconnect) this.closeAfterFlush = true;
-  }
-  private closeAfterFlush = false;
-
-  private flush(): void {
-    if (this.out.length && !this.socket.destroyed) this.socket.write(this.out.join(''));
-    this.out = [];
-    if (this.closeAfterFlush && this.mode !== 'closed') {
-      this.quit = true; // we chose to close: not a lost connection
-      this.mode = 'closed';
-      this.socket.end();
-      this.socket.destroySoon?.();
-    }
-  }
-
-  /** Process everything buffered, in order; replies go out when the input runs dry. */
-  private pump(): void {
-    if (this.busy) return;
-    this.busy = true;
-    void this.loop().finally(() => {
-      this.busy = false;
-      this.flush();
-      if (this.socket.isPaused() && this.mode !== 'closed') this.socket.resume();
-    });
-  }
-
-  private async loop(): Promise<void> {
-    try {
-      for (;;) {
-        if (this.mode === 'closed' || this.closeAfterFlush) return;
-        if (this.mode === 'data') {
-          const r = this.input.readData(this.p.sizeLimit, this.p.bareLf);
-          if (!r) return;
-          this.mode = 'command';
-          await this.endOfData(r);
-          continue;
-        }
-        if (this.mode === 'bdat') {
-          if (!(await this.bdatBody())) return;
-          continue;
-        }
-        if (this.mode === 'tls') return; // handshake in progress: nothing buffered may be used
-        if (this.mode === 'auth') {
-          const l = this.input.readLine(12288, true);
-          if (!l) return;
-          await this.authStep(this.authDialog!.next(l.kind === 'line' ? l.text : '*'));
-          continue;
-        }
-        const line = this.input.readLine(this.p.lineLimit, this.p.bareLf !== 'no');
-        if (!line) return;
-        if (line.kind === 'too-long') {
-          smtpdLog.requestTooLong(this.deps.log, this.who, this.p.lineLimit, line.head);
-          await this.error(reply(500, '5.5.0', 'Error: line too long'));
-          continue;
-        }
-        if (line.bareLf && this.p.bareLf === 'reject') {
-          smtpdLog.bareNewline(this.deps.log, this.who, this.lastCommand);
-          this.send(reply(521, '5.5.2', `${this.deps.hostname} Error: bare <LF> received`, true));
-          return;
-        }
-        await this.command(line.text);
+  protected async loop(): Promise<void> {
+    for (;;) {
+      if (this.mustWait()) return;
+      if (this.mode === 'data') {
+        const r = this.input.readData(this.p.sizeLimit, this.p.bareLf);
+        if (!r) return;
+        this.mode = 'command';
+        await this.endOfData(r);
+        continue;
       }
-    } catch (err) {
-      smtpdLog.internalError(this.deps.log, this.who, `${this.lastCommand}: ${(err as Error).stack ?? String(err)}`);
-      this.send(reply(451, '4.3.0', 'Error: internal error, try again later'));
+      if (this.mode === 'bdat') {
+        if (!(await this.bdatBody())) return;
+        continue;
+      }
+      if (this.mode === 'tls') return; // handshake in progress: nothing buffered may be used
+      if (this.mode === 'auth') {
+        const l = this.input.readLine(12288, true);
+        if (!l) return;
+        await this.authStep(this.authDialog!.next(l.kind === 'line' ? l.text : '*'));
+        continue;
+      }
+      if (this.checkHardLimit()) return;
+      const line = this.input.readLine(this.p.lineLimit, this.p.bareLf !== 'no');
+      if (!line) return;
+      if (line.kind === 'too-long') {
+        smtpdLog.requestTooLong(this.deps.log, this.who, this.p.lineLimit, line.head);
+        await this.answer(reply(500, '5.5.0', 'Error: line too long'));
+        continue;
+      }
+      if (line.bareLf && this.p.bareLf === 'reject') {
+        smtpdLog.bareNewline(this.deps.log, this.who, this.lastCommand);
+        this.send(reply(521, '5.5.2', `${this.deps.hostname} Error: bare <LF> received`, true));
+        return;
+      }
+      await this.command(line.text);
     }
-  }
-
-  /** An error reply: counted, and delayed once the soft limit is reached (tarpit, no blocking). */
-  private async error(r: Reply): Promise<void> {
-    this.errors++;
-    if (this.errors >= this.p.softErrors && this.p.errorSleep > 0 && this.errors < this.p.hardErrors) {
-      this.flush();
-      await sleep(this.p.errorSleep);
-    }
-    this.send(r);
-    this.checkHardLimit();
-  }
-
-  private async respond(r: Reply): Promise<void> {
-    if (r.code >= 400) await this.error(r);
-    else this.send(r);
   }
 
   private async command(text: string): Promise<void> {
-    const sp = text.indexOf(' ');
-    const verb = (sp < 0 ? text : text.slice(0, sp)).toUpperCase();
-    const arg = sp < 0 ? '' : text.slice(sp + 1);
+    const m = /^\s*(\S*)\s*(.*)$/s.exec(text)!;
+    const verb = m[1]!.toUpperCase();
+    const arg = m[2]!;
     const spec = COMMAND_BY_NAME.get(verb);
-    this.commands++;
-    if (this.commands > this.p.commandLimit) {
+    const name = spec?.name ?? 'UNKNOWN';
+    if (++this.commands > this.p.commandLimit) {
       smtpdLog.commandLimit(this.deps.log, this.who, this.lastCommand);
       this.send(reply(421, '4.7.0', `${this.deps.hostname} Error: too many commands`, true));
       return;
     }
-    if (!spec) {
-      this.lastCommand = 'UNKNOWN';
-      this.stats.count('UNKNOWN', false);
-      await this.error(reply(502, '5.5.2', 'Error: command not recognized'));
+    let r: Reply | undefined;
+    if (this.accessDenied && name !== 'QUIT') r = reply(503, '5.7.0', `Error: access denied for ${this.who.client}`);
+    else if (!spec) r = reply(502, '5.5.2', 'Error: command not recognized');
+    else if (!spec.beforeTls && this.deps.tls?.level === 'encrypt' && !this.tlsInfo) r = reply(530, '5.7.0', 'Must issue a STARTTLS command first');
+    if (r) {
+      if (!spec) this.lastCommand = 'UNKNOWN';
+      this.stats.count(name, false);
+      await this.answer(r);
       return;
     }
-    this.lastCommand = verb;
-    // Commands after a group that the client was not allowed to pipeline.
-    if (this.input.pending > 0 && this.protocol !== 'ESMTP' && !this.unauthPipelining && verb !== 'QUIT') {
+    this.lastCommand = name;
+    // RFC 2920: without PIPELINING every command, and with it the "last" ones, must end the input.
+    if (!this.unauthPipelining && (this.protocol !== 'ESMTP' || spec!.last) && this.input.pending > 0 && this.mode === 'command') {
       this.unauthPipelining = true;
-      smtpdLog.improperPipelining(this.deps.log, this.who, verb, '(more commands in the same packet)');
+      smtpdLog.improperPipelining(this.deps.log, this.who, name, this.input.peek(100));
     }
-    if (spec.junk && ++this.junk > this.p.junkLimit) this.errors++;
-    let r: Reply | undefined;
-    if (!spec.beforeTls && this.deps.tls?.level === 'encrypt' && !this.tlsInfo) r = reply(530, '5.7.0', 'Must issue a STARTTLS command first');
-    else if (spec.needsHelo && this.p.heloRequired && this.helo === undefined) r = reply(503, '5.5.1', 'Error: send HELO/EHLO first');
-    else if (this.connectRefusal && verb !== 'QUIT' && verb !== 'RSET' && verb !== 'NOOP') r = this.connectRefusal;
-    else r = await this.dispatch(verb, arg);
-    if (!r) return; // the handler replied itself (DATA, BDAT)
-    this.stats.count(verb, r.code < 400);
-    await this.respond(r);
-  }
-
-  /** Postfix checks the hard limit before reading the next command: the 421 follows the last error at once. */
-  private checkHardLimit(): boolean {
-    if (this.errors < this.p.hardErrors || this.closeAfterFlush) return false;
-    smtpdLog.tooManyErrors(this.deps.log, this.who, this.lastCommand);
-    this.send(reply(421, '4.7.0', `${this.deps.hostname} Error: too many errors`, true));
-    return true;
+    if (spec!.needsHelo && this.p.heloRequired && this.helo === undefined) r = reply(503, '5.5.1', 'Error: send HELO/EHLO first');
+    else r = await this.dispatch(name, arg);
+    if (r) {
+      this.stats.count(name, r.code < 400);
+      await this.answer(r);
+    } // else the handler replied itself (DATA, BDAT, AUTH, STARTTLS)
+    // Postfix: a junk command beyond the limit is one more error (post-increment compare).
+    if (spec!.junk && this.junk++ > this.p.junkLimit) this.errors++;
   }
 
   private async dispatch(verb: string, arg: string): Promise<Reply | undefined> {
@@ -357,11 +158,12 @@ export class Session {
       case 'VRFY':
         if (this.p.vrfyDisabled) return reply(502, '5.5.1', 'VRFY command is disabled');
         if (!arg.trim()) return reply(501, '5.5.4', 'Syntax: VRFY address');
-        return reply(252, '2.0.0', arg.trim().replace(/[\r\n]/g, ''));
+        // RFC 5321 §3.5.3: 252 "cannot VRFY user, but will accept message and attempt delivery".
+        return reply(252, '2.0.0', arg.trim().slice(0, 200).replace(/[^\x20-\x7e]/g, '?'));
       case 'ETRN':
         return this.etrn(arg);
       case 'HELP':
-        return reply(214, '2.0.0', 'Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY ETRN HELP');
+        return reply(214, '2.0.0', HELP_TEXT);
       case 'AUTH':
         return this.auth(arg);
       case 'STARTTLS':
@@ -369,30 +171,6 @@ export class Session {
       default:
         return reply(502, '5.5.2', 'Error: command not recognized');
     }
-  }
-
-  private async safePolicy(point: CheckPoint, facts: SessionFacts, cmd: string): Promise<Decision | undefined> {
-    let d: Decision;
-    try {
-      d = await this.deps.policy.check(point, facts);
-    } catch (err) {
-      smtpdLog.internalError(this.deps.log, this.who, `${cmd} restrictions: ${(err as Error).message}`);
-      return { reply: reply(451, '4.3.5', 'Server configuration problem'), notes: [], effects: {} };
-    }
-    const env = { from: facts.sender, to: facts.recipient, proto: this.protocol, helo: this.helo };
-    for (const n of d.notes) smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, n.action, cmd, n.text, env);
-    if (d.reply) smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, 'reject', cmd, replyForLog(d.reply), env);
-    return d;
-  }
-
-  private mergeEffects(e: Partial<TxnEffects>): void {
-    if (!this.txn) return;
-    const t = this.txn.effects;
-    if (e.hold !== undefined) t.hold = e.hold;
-    if (e.discard !== undefined) t.discard = e.discard;
-    if (e.filter !== undefined) t.filter = e.filter;
-    if (e.redirect !== undefined) t.redirect = e.redirect;
-    if (e.prepend) t.prepend.push(...e.prepend);
   }
 
   private async hello(verb: 'HELO' | 'EHLO', arg: string): Promise<Reply> {
@@ -404,64 +182,37 @@ export class Session {
     this.helo = name;
     this.protocol = verb === 'EHLO' ? 'ESMTP' : 'SMTP';
     if (verb === 'HELO') return reply(250, '', this.deps.hostname);
+    return reply(250, '', [this.deps.hostname, ...this.ehloKeywords()]);
+  }
+
+  /** The EHLO list, built from what this listener offers now, minus smtpd_discard_ehlo_keywords. */
+  private ehloKeywords(): string[] {
     const mechs = this.authMechanisms();
     const auth = mechs.length ? [`AUTH ${mechs.join(' ')}`, ...(this.deps.params.bool('broken_sasl_auth_clients') ? [`AUTH=${mechs.join(' ')}`] : [])] : [];
     const starttls = this.deps.tls && !this.tlsInfo ? ['STARTTLS'] : [];
-    const keywords = ['PIPELINING', `SIZE ${this.deps.params.int('message_size_limit')}`, ...(this.p.vrfyDisabled ? [] : ['VRFY']), 'ETRN',
+    const size = this.deps.params.int('message_size_limit');
+    return ['PIPELINING', size ? `SIZE ${size}` : 'SIZE', ...(this.p.vrfyDisabled ? [] : ['VRFY']), 'ETRN',
       ...starttls, ...auth, 'ENHANCEDSTATUSCODES', '8BITMIME', 'DSN', 'SMTPUTF8', 'CHUNKING']
-      .filter((k) => !this.p.discardEhlo.has(k.split(' ')[0]!));
-    return reply(250, '', [this.deps.hostname, ...keywords]);
+      .filter((k) => !this.p.discardEhlo.has(k.split(/[ =]/)[0]!));
   }
 
   private async mail(arg: string): Promise<Reply> {
     if (this.txn) return reply(503, '5.5.1', 'Error: nested MAIL command');
     const parsed = parsePath(arg, 'FROM');
     if ('code' in parsed) return parsed;
-    const txn: Transaction = { sender: parsed.address, recipients: [], smtputf8: false, effects: { prepend: [] } };
-    for (const [key, value] of parsed.params) {
-      const v = value === true ? '' : value;
-      switch (key) {
-        case 'SIZE':
-          if (!/^\d{1,20}$/.test(v)) return reply(501, '5.5.4', 'Bad message size syntax');
-          if (Number(v) > this.p.sizeLimit) {
-            const r = reply(552, '5.3.4', 'Message size exceeds fixed limit');
-            smtpdLog.action(this.deps.log, this.who, undefined, 'reject', 'MAIL', replyForLog(r), { from: parsed.address, proto: this.protocol, helo: this.helo });
-            return r;
-          }
-          txn.size = Number(v);
-          break;
-        case 'BODY': {
-          const b = v.toUpperCase();
-          if (b !== '7BIT' && b !== '8BITMIME' && b !== 'BINARYMIME') return reply(501, '5.5.4', `Unsupported option: BODY=${v}`);
-          txn.bodyType = b;
-          break;
-        }
-        case 'SMTPUTF8':
-          if (value !== true) return reply(501, '5.5.4', 'Bad SMTPUTF8 syntax');
-          txn.smtputf8 = true;
-          break;
-        case 'RET': {
-          const r = v.toUpperCase();
-          if (r !== 'FULL' && r !== 'HDRS') return reply(501, '5.5.4', 'Bad RET parameter syntax');
-          txn.ret = r;
-          break;
-        }
-        case 'ENVID':
-          if (!v || v.length > 100 || !isXtext(v)) return reply(501, '5.5.4', 'Bad ENVID parameter syntax');
-          txn.envid = v;
-          break;
-        default:
-          return reply(555, '5.5.4', `Unsupported option: ${key}`);
-      }
+    const opts = mailOptions(parsed, this.p.sizeLimit);
+    if ('code' in opts) {
+      if (opts.code === 552) smtpdLog.action(this.deps.log, this.who, undefined, 'reject', 'MAIL', replyForLog(opts), { from: parsed.address, proto: this.protocol, helo: this.helo });
+      return opts;
     }
-    if (!txn.smtputf8 && /[^\x00-\x7f]/.test(parsed.address)) return reply(553, '5.6.7', 'Must declare SMTPUTF8 to send unicode address');
+    const txn: Transaction = { ...opts, sender: parsed.address, recipients: [], effects: { prepend: [] } };
     this.txn = txn;
     const d = await this.safePolicy('mail', this.facts(), 'MAIL');
     if (d?.reply) {
       this.txn = undefined;
       return d.reply;
     }
-    if (d) this.mergeEffects(d.effects);
+    if (d) this.mergeEffects(txn, d.effects);
     return reply(250, '2.1.0', 'Ok');
   }
 
@@ -472,23 +223,11 @@ export class Session {
     if ('code' in parsed) return parsed;
     if (parsed.address === '') return reply(501, '5.1.3', 'Bad recipient address syntax');
     if (txn.recipients.length >= this.p.rcptLimit) return reply(452, '4.5.3', 'Error: too many recipients');
-    const rcpt: { address: string; orcpt?: string; notify?: string[] } = { address: parsed.address };
-    for (const [key, value] of parsed.params) {
-      const v = value === true ? '' : value;
-      if (key === 'NOTIFY') {
-        const list = v.toUpperCase().split(',');
-        const ok = list.every((n) => ['NEVER', 'SUCCESS', 'FAILURE', 'DELAY'].includes(n)) && !(list.includes('NEVER') && list.length > 1);
-        if (!ok) return reply(501, '5.5.4', 'Error: Bad NOTIFY parameter syntax');
-        rcpt.notify = list;
-      } else if (key === 'ORCPT') {
-        if (!/^[A-Za-z0-9-]+;.+/.test(v) || v.length > 500) return reply(501, '5.5.4', 'Error: Bad ORCPT parameter syntax');
-        rcpt.orcpt = v;
-      } else return reply(555, '5.5.4', `Unsupported option: ${key}`);
-    }
-    if (!txn.smtputf8 && /[^\x00-\x7f]/.test(parsed.address)) return reply(553, '5.6.7', 'Must declare SMTPUTF8 to send unicode address');
+    const rcpt = recipient(parsed, txn.smtputf8);
+    if ('code' in rcpt) return rcpt;
     const d = await this.safePolicy('rcpt', this.facts({ recipient: parsed.address }), 'RCPT');
     if (d?.reply) return d.reply;
-    if (d) this.mergeEffects(d.effects);
+    if (d) this.mergeEffects(txn, d.effects);
     if (!txn.queueId) {
       txn.queueId = this.deps.cleanup.newQueueId();
       smtpdLog.queueId(this.deps.log, this.who, txn.queueId, this.sasl);
@@ -503,15 +242,11 @@ export class Session {
     if (!txn) return reply(503, '5.5.1', 'Error: need RCPT command');
     if (txn.bdat) return reply(503, '5.5.1', 'Error: DATA after BDAT');
     if (txn.recipients.length === 0) return reply(554, '5.5.1', 'Error: no valid recipients');
+    if (txn.bodyType === 'BINARYMIME') return reply(503, '5.5.1', 'Error: BDAT required for BODY=BINARYMIME'); // RFC 3030 §3
     const d = await this.safePolicy('data', this.facts(), 'DATA');
     if (d?.reply) return d.reply;
-    if (d) this.mergeEffects(d.effects);
+    if (d) this.mergeEffects(txn, d.effects);
     this.stats.count('DATA', true);
-    if (this.input.pending > 0 && !this.unauthPipelining) {
-      // Message content sent before our 354: a client that ignores the dialog.
-      this.unauthPipelining = true;
-      smtpdLog.improperPipelining(this.deps.log, this.who, 'DATA', '(message content before 354)');
-    }
     this.send(reply(354, '', 'End data with <CR><LF>.<CR><LF>'));
     this.input.startData();
     this.mode = 'data';
@@ -535,94 +270,119 @@ export class Session {
   private async finishMessage(txn: Transaction, data: Buffer | undefined, size: number): Promise<void> {
     const env = { from: txn.sender, to: txn.recipients[0]?.address, proto: this.protocol, helo: this.helo };
     if (!data || size > this.p.sizeLimit) {
-      const r = reply(552, '5.3.4', 'Message size exceeds fixed limit');
-      smtpdLog.action(this.deps.log, this.who, txn.queueId, 'reject', 'END-OF-MESSAGE', `${replyForLog(r)} (${size} bytes)`, env);
-      await this.error(r);
+      smtpdLog.action(this.deps.log, this.who, txn.queueId, 'reject', 'END-OF-MESSAGE', `${replyForLog(SIZE_EXCEEDED)} (${size} bytes)`, env);
+      await this.answer(SIZE_EXCEEDED);
       return;
     }
     const hdr = longestHeader(data);
     if (hdr > this.p.headerLimit) {
+      // XXX: Postfix cuts an over-long header into the body; Postern refuses the message.
       const r = reply(552, '5.3.4', 'Message header size exceeds fixed limit');
       smtpdLog.action(this.deps.log, this.who, txn.queueId, 'reject', 'END-OF-MESSAGE', `${replyForLog(r)} (${hdr} bytes)`, env);
-      await this.error(r);
+      await this.answer(r);
       return;
     }
     this.txn = txn; // visible to the end-of-data restrictions
     const d = await this.safePolicy('end_of_data', this.facts(), 'END-OF-MESSAGE');
     this.txn = undefined;
     if (d?.reply) {
-      await this.error(d.reply);
+      await this.answer(d.reply);
       return;
     }
-    if (d) {
-      this.txn = txn;
-      this.mergeEffects(d.effects);
-      this.txn = undefined;
-    }
+    if (d) this.mergeEffects(txn, d.effects);
     const r = await this.deps.cleanup.submit({
       queueId: txn.queueId!, sender: txn.sender, recipients: txn.recipients, data, facts: this.facts({ sender: txn.sender, recipientCount: txn.recipients.length }),
       envid: txn.envid, ret: txn.ret, bodyType: txn.bodyType, smtputf8: txn.smtputf8, effects: txn.effects, clientLabel: this.who.client,
     });
-    await this.respond(r);
+    if (r.code < 400) {
+      // Postfix forgives earlier errors once a message was received.
+      this.errors = 0;
+      this.junk = 0;
+    }
+    await this.answer(r);
   }
 
+  /** BDAT n [LAST] (RFC 3030): decide the chunk's fate now, read (or skip) its bytes next. */
   private async bdat(arg: string): Promise<Reply | undefined> {
-    const m = /^(\d{1,12})(?:\s+(LAST))?\s*$/i.exec(arg.trim());
-    if (!m) return reply(501, '5.5.4', 'Syntax: BDAT count [LAST]');
-    this.bdatRemaining = Number(m[1]);
+    const m = /^(\d{1,15})(?:\s+(LAST))?\s*$/i.exec(arg.trim());
+    if (!m) {
+      // As Postfix: hang up, since the raw chunk that follows would be read as commands.
+      smtpdLog.malformedBdat(this.deps.log, this.who, this.txn?.queueId, arg);
+      return reply(521, '5.5.4', 'Syntax: BDAT count [LAST]', true);
+    }
+    const n = Number(m[1]);
+    this.bdatRemaining = n;
+    this.bdatChunk = n;
     this.bdatLast = !!m[2];
+    this.bdatRefusal = undefined;
     const txn = this.txn;
-    if (txn && !txn.bdat && txn.recipients.length > 0) txn.bdat = { chunks: [], size: 0, oversize: false };
+    if (n === 0 && !this.bdatLast) this.bdatRefusal = reply(551, '5.7.1', 'Null BDAT request');
+    else if (!txn) this.bdatRefusal = reply(503, '5.5.1', 'Error: need MAIL command');
+    else if (txn.bdat?.failed) this.bdatRefusal = reply(551, '5.0.0', `Discarded ${n} bytes after earlier error`);
+    else if (!txn.bdat) {
+      // The first chunk stands for DATA: no recipients or the data restrictions refuse it.
+      if (txn.recipients.length === 0) this.bdatRefusal = reply(554, '5.5.1', 'Error: no valid recipients');
+      else {
+        const d = await this.safePolicy('data', this.facts(), 'BDAT');
+        if (d?.reply) this.bdatRefusal = d.reply;
+        else if (d) this.mergeEffects(txn, d.effects);
+      }
+    }
+    if (txn && !this.bdatRefusal && (txn.bdat?.size ?? 0) + n > this.p.sizeLimit) {
+      this.bdatRefusal = SIZE_EXCEEDED;
+      smtpdLog.action(this.deps.log, this.who, txn.queueId, 'reject', 'BDAT', replyForLog(SIZE_EXCEEDED), { from: txn.sender, to: txn.recipients[0]?.address, proto: this.protocol, helo: this.helo });
+    }
+    if (txn) txn.bdat ??= { chunks: [], size: 0, failed: false };
+    if (txn?.bdat && this.bdatRefusal) txn.bdat.failed = true;
     this.mode = 'bdat';
     return undefined; // replied after the chunk has been read
   }
 
-  /** Read the current BDAT chunk; false while bytes are still missing. */
+  /** Read (or skip) the current BDAT chunk; false while bytes are still missing. */
   private async bdatBody(): Promise<boolean> {
     const txn = this.txn;
     const b = txn?.bdat;
-    if (!b) {
-      // No transaction or no recipients: the chunk must still be consumed (RFC 3030 §2).
+    if (this.bdatRefusal || !txn || !b) {
+      // A refused chunk is still consumed, to stay in step with the client (RFC 3030 §2).
       this.bdatRemaining -= this.input.skipBytes(this.bdatRemaining);
       if (this.bdatRemaining > 0) return false;
       this.mode = 'command';
-      const r = !txn ? reply(503, '5.5.1', 'Error: need MAIL command') : reply(554, '5.5.1', 'Error: no valid recipients');
       this.stats.count('BDAT', false);
       if (this.bdatLast) this.txn = undefined;
-      await this.error(r);
+      await this.answer(this.bdatRefusal ?? reply(503, '5.5.1', 'Error: need MAIL command'));
       return true;
     }
-    if (b.oversize || b.size + this.bdatRemaining > this.p.sizeLimit) {
-      b.oversize = true;
-      this.bdatRemaining -= this.input.skipBytes(this.bdatRemaining);
-      if (this.bdatRemaining > 0) return false;
-    } else {
-      const chunk = this.input.readBytes(this.bdatRemaining);
-      if (!chunk) {
-        // Take what is there to keep memory flat for big chunks.
-        const partial = this.input.readBytes(this.input.pending);
-        if (partial && partial.length) {
-          b.chunks.push(Buffer.from(partial));
-          b.size += partial.length;
-          this.bdatRemaining -= partial.length;
-        }
-        return false;
-      }
-      b.chunks.push(Buffer.from(chunk));
-      b.size += chunk.length;
-      this.bdatRemaining = 0;
+    // Take what is there, so a big chunk never waits in the input buffer twice.
+    const part = this.input.readBytes(Math.min(this.bdatRemaining, this.input.pending));
+    if (part && part.length) {
+      b.chunks.push(Buffer.from(part));
+      b.size += part.length;
+      this.bdatRemaining -= part.length;
     }
+    if (this.bdatRemaining > 0) return false;
     this.mode = 'command';
-    this.stats.count('BDAT', !b.oversize);
+    this.stats.count('BDAT', true);
     if (!this.bdatLast) {
-      if (b.oversize) await this.error(reply(552, '5.3.4', 'Message size exceeds fixed limit'));
-      else this.send(reply(250, '2.0.0', `Ok: ${b.size} bytes`));
+      await this.answer(reply(250, '2.0.0', `Ok: ${this.bdatChunk} bytes`));
       return true;
     }
     this.lastCommand = 'END-OF-MESSAGE';
     this.txn = undefined;
-    await this.finishMessage(txn, b.oversize ? undefined : Buffer.concat(b.chunks), b.oversize ? this.p.sizeLimit + 1 : b.size);
+    await this.finishMessage(txn, Buffer.concat(b.chunks), b.size);
     return true;
+  }
+
+  private async etrn(arg: string): Promise<Reply> {
+    const domain = arg.trim().replace(/^[@#]/, '');
+    if (!domain || /\s/.test(domain)) return reply(501, '5.5.4', 'Syntax: ETRN domain');
+    if (this.txn) return reply(503, '5.5.1', 'Error: MAIL transaction in progress');
+    if (!/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$|^\[IPv6:[0-9A-Fa-f:.]+\]$/.test(domain) || domain.length > 255) {
+      return reply(501, '5.5.4', 'Error: invalid parameter syntax');
+    }
+    const d = await this.safePolicy('etrn', this.facts({ etrnDomain: domain }), 'ETRN');
+    if (d?.reply) return d.reply;
+    // Postern has no per-domain flush queue: deferred mail is retried by the scheduler anyway.
+    return reply(458, '4.3.0', 'Unable to queue messages');
   }
 
   /** Mechanisms offered now: none without a backend, none before TLS with smtpd_tls_auth_only. */
@@ -660,7 +420,7 @@ export class Session {
     this.authDialog = undefined;
     if (step.kind === 'reply') {
       this.stats.count('AUTH', false);
-      await this.error(step.reply);
+      await this.answer(step.reply);
       return;
     }
     const local = this.socket.localPort ?? 0;
@@ -674,7 +434,7 @@ export class Session {
     this.stats.count('AUTH', false);
     if (result.kind === 'tempfail') {
       smtpdLog.saslTempfail(this.deps.log, this.who, mech, result.reason);
-      await this.error(reply(454, '4.7.0', 'Temporary authentication failure'));
+      await this.answer(reply(454, '4.7.0', 'Temporary authentication failure'));
       return;
     }
     smtpdLog.saslFailed(this.deps.log, this.who, mech, result.reason, step.user);
@@ -683,7 +443,7 @@ export class Session {
       this.flush();
       await sleep(delay);
     }
-    await this.error(reply(535, '5.7.8', `Error: authentication failed: ${result.reason}`));
+    await this.answer(reply(535, '5.7.8', `Error: authentication failed: ${result.reason}`));
   }
 
   /** STARTTLS (RFC 3207): reply, drop everything pipelined after it, handshake, forget the session. */
@@ -721,31 +481,4 @@ export class Session {
     });
     return undefined;
   }
-
-  private async etrn(arg: string): Promise<Reply> {
-    const domain = arg.trim();
-    if (!domain) return reply(501, '5.5.4', 'Syntax: ETRN domain');
-    if (this.txn) return reply(503, '5.5.1', 'Error: MAIL transaction in progress');
-    const d = await this.safePolicy('etrn', this.facts({ etrnDomain: domain }), 'ETRN');
-    if (d?.reply) return d.reply;
-    // Postern retries deferred mail by itself; there is no per-domain flush queue to run.
-    return reply(458, '4.3.0', `Unable to queue messages for ${domain.replace(/[\r\n]/g, '')}: Postern retries deferred mail on its own`);
-  }
-}
-
-/** The longest single header (with its folded continuation lines), in bytes. */
-export function longestHeader(data: Buffer): number {
-  const end = data.indexOf('\r\n\r\n');
-  const head = end < 0 ? data : data.subarray(0, end + 2);
-  let longest = 0;
-  let start = 0;
-  let cur = 0;
-  for (let i = head.indexOf(10); i >= 0; i = head.indexOf(10, i + 1)) {
-    const lineLen = i + 1 - start;
-    const folded = head[start] === 32 || head[start] === 9;
-    cur = folded ? cur + lineLen : lineLen;
-    if (cur > longest) longest = cur;
-    start = i + 1;
-  }
-  return Math.max(longest, head.length - start);
 }
