@@ -100,7 +100,10 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
     const plain = new Set<string>();
     const tables: LookupTable[] = [];
     for (const item of params.list(name)) {
-      if (/^[a-z0-9]+:/i.test(item)) tables.push(aliasSpecs.has(item) ? (openAlias(item) ?? open('static:{}')) : open(item));
+      if (/^[a-z0-9]+:/i.test(item)) {
+        const t = aliasSpecs.has(item) ? openAlias(item) : open(item);
+        if (t) tables.push(t);
+      }
       else plain.add(normalizeDomain(item));
     }
     return { plain, tables };
