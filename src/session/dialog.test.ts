@@ -78,16 +78,19 @@ test('each verb answers in Postfix wording', async () => {
       ['STARTTLS', '502 5.5.1 Error: command not implemented'],
       ['DATA now', '501 5.5.4 Syntax: DATA'],
       ['mail from:<lower@x.example>', '250 2.1.0 Ok'],
+      ['RSET', '250 2.0.0 Ok'],
     ];
     for (const [cmd, want] of dialog) {
       const got = await c.cmd(cmd);
       if (want) assert.equal(got, want, cmd);
     }
+    c.send(Buffer.from('MAIL \xff\xfe\r\n', 'latin1'));
+    assert.equal(await c.reply(), '500 5.5.2 Error: bad UTF-8 syntax');
     assert.equal(await c.cmd('QUIT'), '221 2.0.0 Bye');
     await c.closedByServer();
     const disconnect = await srv.log.waitFor(/disconnect from/);
     // Counters in Postfix's command-table order, ok/total where some failed.
-    assert.equal(disconnect, 'postfix/smtpd: disconnect from unknown[127.0.0.1] helo=0/1 ehlo=1/2 starttls=0/1 auth=0/1 mail=2/12 rcpt=1/6 data=0/3 rset=1/2 noop=1 vrfy=1/2 etrn=0/4 quit=1 help=1 unknown=0/1 commands=9/38');
+    assert.equal(disconnect, 'postfix/smtpd: disconnect from unknown[127.0.0.1] helo=0/1 ehlo=1/2 starttls=0/1 auth=0/1 mail=2/12 rcpt=1/6 data=0/3 rset=2/3 noop=1 vrfy=1/2 etrn=0/4 quit=1 help=1 unknown=0/2 commands=10/40');
   } finally {
     await srv.close();
   }

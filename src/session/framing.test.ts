@@ -10,16 +10,16 @@ function feedAll(input: Input, text: string, chunk: number): void {
 test('command lines: CRLF ends a line; bare LF only when allowed; over-long lines reported once', () => {
   const i = new Input();
   i.feed(Buffer.from('EHLO a\r\nNOOP\nQUIT\r\n'));
-  assert.deepEqual(i.readLine(100, true), { kind: 'line', text: 'EHLO a', bareLf: false });
-  assert.deepEqual(i.readLine(100, true), { kind: 'line', text: 'NOOP', bareLf: true });
-  assert.deepEqual(i.readLine(100, true), { kind: 'line', text: 'QUIT', bareLf: false });
+  assert.deepEqual(i.readLine(100, true), { kind: 'line', text: 'EHLO a', bareLf: false, utf8: true });
+  assert.deepEqual(i.readLine(100, true), { kind: 'line', text: 'NOOP', bareLf: true, utf8: true });
+  assert.deepEqual(i.readLine(100, true), { kind: 'line', text: 'QUIT', bareLf: false, utf8: true });
   const j = new Input();
   j.feed(Buffer.from('x'.repeat(150)));
   assert.equal(j.readLine(100, true)?.kind, 'too-long');
   j.feed(Buffer.from('y'.repeat(150)));
   assert.equal(j.readLine(100, true), undefined, 'the rest of the same long line is skipped silently');
   j.feed(Buffer.from('zz\r\nNOOP\r\n'));
-  assert.deepEqual(j.readLine(100, true), { kind: 'line', text: 'NOOP', bareLf: false });
+  assert.deepEqual(j.readLine(100, true), { kind: 'line', text: 'NOOP', bareLf: false, utf8: true });
 });
 
 test('DATA ends only at CRLF.CRLF, whatever the chunking; smuggling variants stay in the body', () => {
@@ -33,7 +33,7 @@ test('DATA ends only at CRLF.CRLF, whatever the chunking; smuggling variants sta
     r = i.readData(1_000_000, 'normalize');
     assert.ok(r?.data, `chunk ${chunk}`);
     assert.equal(r.data.toString('latin1'), 'Subject: x\r\n\r\na\r\n\r\nMAIL FROM:<e>\r\n\r\n\r\nb\r.\rc\r\n\r\nd\r\n.dot\r\n', `chunk ${chunk}`);
-    assert.deepEqual(i.readLine(100, true), { kind: 'line', text: 'NOOP', bareLf: false });
+    assert.deepEqual(i.readLine(100, true), { kind: 'line', text: 'NOOP', bareLf: false, utf8: true });
   }
 });
 

@@ -8,10 +8,13 @@
  * "reject" reports it, "no" keeps it as an ordinary byte.
  */
 
+import { isUtf8 } from 'node:buffer';
+
 const CRLF_DOT_CRLF = Buffer.from('\r\n.\r\n');
 
 export type LineResult =
-  | { kind: 'line'; text: string; bareLf: boolean }
+  /** `utf8` is false when the bytes are not valid UTF-8 (Postfix refuses such commands). */
+  | { kind: 'line'; text: string; bareLf: boolean; utf8: boolean }
   | { kind: 'too-long'; head: string };
 
 export interface DataResult {
@@ -91,7 +94,7 @@ export class Input {
       return this.readLine(maxLen, bareLfEndsLine);
     }
     if (line.length > maxLen) return { kind: 'too-long', head: line.subarray(0, 100).toString('latin1') };
-    return { kind: 'line', text: line.toString('utf8'), bareLf };
+    return { kind: 'line', text: line.toString('utf8'), bareLf, utf8: isUtf8(line) };
   }
 
   private skipLine = false;

@@ -70,7 +70,16 @@ const MAX_PENDING_INPUT = 1024 * 1024;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Limits per Params object (one per service and reload): 10,000 idle sessions share one copy. */
+const limitsCache = new WeakMap<Params, SessionLimits>();
+
 export function readLimits(params: Params): SessionLimits {
+  let l = limitsCache.get(params);
+  if (!l) limitsCache.set(params, (l = computeLimits(params)));
+  return l;
+}
+
+function computeLimits(params: Params): SessionLimits {
   const bare = params.str('smtpd_forbid_bare_newline').toLowerCase();
   return {
     lineLimit: params.int('line_length_limit'),
@@ -96,7 +105,7 @@ export function readLimits(params: Params): SessionLimits {
 export abstract class SessionBase {
   protected readonly input = new Input();
   protected readonly stats = new CommandStats();
-  protected readonly p: SessionLimits;
+  protected readonly p: Readonly<SessionLimits>;
   protected readonly who: Who;
   protected socket: Socket;
   protected mode: Mode = 'greeting';

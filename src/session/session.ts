@@ -92,6 +92,13 @@ export class Session extends SessionBase {
         this.send(reply(521, '5.5.2', `${this.deps.hostname} Error: bare <LF> received`, true));
         return;
       }
+      if (!line.utf8) {
+        // As Postfix: internal interfaces are protected against malformed UTF-8.
+        this.lastCommand = 'UNKNOWN';
+        this.stats.count('UNKNOWN', false);
+        await this.answer(reply(500, '5.5.2', 'Error: bad UTF-8 syntax'));
+        continue;
+      }
       await this.command(line.text);
     }
   }
