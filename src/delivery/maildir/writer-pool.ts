@@ -43,6 +43,7 @@ export class MaildirWriterPool {
       const p = pending.get(r.id);
       if (!p) return;
       pending.delete(r.id);
+      if (pending.size === 0) w.unref(); // idle threads never keep the process alive
       if ('path' in r) p.resolve(r.path);
       else p.reject(Object.assign(new Error(r.error.message), { code: r.error.code }));
     });
@@ -70,6 +71,7 @@ export class MaildirWriterPool {
     const req: WriteRequest = { id, dir, prepend: opts.prepend, data, uid: opts.uid, gid: opts.gid };
     const slot = this.workers[this.next++ % this.workers.length]!;
     return new Promise((resolve, reject) => {
+      if (slot.pending.size === 0) slot.w.ref(); // an outstanding write keeps the process alive
       slot.pending.set(id, { resolve, reject });
       slot.w.postMessage(req);
     });
