@@ -7,37 +7,23 @@
 
 import type { Diagnostic } from './types.js';
 import type { RawValue } from './params.js';
+import { sourceLines } from '../tables/text-source.js';
 
 export interface MainCf {
   readonly values: Map<string, RawValue>;
   readonly diagnostics: Diagnostic[];
 }
 
-/** Logical lines: continuation lines joined, each tagged with the line it started on. */
-export function logicalLines(text: string): { text: string; line: number }[] {
-  const out: { text: string; line: number }[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i] ?? '';
-    if (/^\s*#/.test(raw) || raw.trim() === '') continue;
-    if (/^\s/.test(raw) && out.length > 0) {
-      const last = out[out.length - 1]!;
-      last.text += ' ' + raw.trim();
-      continue;
-    }
-    out.push({ text: raw.trimEnd(), line: i + 1 });
-  }
-  return out;
-}
-
 export function parseMainCf(text: string, file: string): MainCf {
   const values = new Map<string, RawValue>();
   const diagnostics: Diagnostic[] = [];
-  for (const { text: l, line } of logicalLines(text)) {
-    if (/^\s/.test(l)) {
-      diagnostics.push({ severity: 'error', file, line, message: 'continuation line without a parameter before it' });
-      continue;
-    }
+  // A continuation line before any parameter has nothing to continue (sourceLines would keep it).
+  const first = text.split(/\r?\n/).findIndex((l) => l.trim() !== '' && !/^\s*#/.test(l));
+  if (first >= 0 && /^\s/.test(text.split(/\r?\n/)[first]!)) {
+    diagnostics.push({ severity: 'error', file, line: first + 1, message: 'continuation line without a parameter before it' });
+  }
+  for (const { text: l, line } of sourceLines(text)) {
+    if (first >= 0 && line === first + 1 && diagnostics.length > 0) continue;
     const m = /^([A-Za-z0-9_.-]+)\s*=\s*(.*)$/s.exec(l);
     if (!m) {
       diagnostics.push({ severity: 'error', file, line, message: `syntax error: expected "name = value", got "${l.slice(0, 60)}"` });
