@@ -75,7 +75,6 @@ export async function startSmtpListener(service: Service, deps: SmtpDeps): Promi
   const hostname = params.str('myhostname');
   const sockets = new Set<Socket>();
   const servers: Server[] = [];
-  let warned = false;
   // Both throw with the file or setting at fault: a clear start-up (or reload) error.
   const tls = tlsSettings(params);
   const auth = createAuthBackend(params);
@@ -105,10 +104,6 @@ export async function startSmtpListener(service: Service, deps: SmtpDeps): Promi
     const addr = normalizeAddr(socket.remoteAddress ?? '0.0.0.0');
     const port = socket.remotePort ?? 0;
     if (sockets.size >= service.maxproc) {
-      if (!warned) {
-        warned = true;
-        setTimeout(() => (warned = false), 60_000).unref();
-      }
       smtpdLog.sessionsFull(deps.log, program, service.name, service.maxproc, `[${addr}]`);
       socket.on('error', () => undefined);
       socket.end('421 4.3.2 Service currently unavailable\r\n');
