@@ -207,6 +207,24 @@ test('postern_smtpd_command_limit closes a session that never stops talking', as
   }
 });
 
+test('a flood of pipelined commands from a client that does not read yet gets every reply, in order, once it reads', async () => {
+  const srv = await startTestServer({ params: { smtpd_junk_command_limit: '1000000', postern_smtpd_command_limit: '1000000' } });
+  try {
+    const c = await Client.ready(srv.port, 'client.example');
+    c.socket.pause(); // read nothing while the server answers
+    const n = 60_000;
+    c.send('NOOP\r\n'.repeat(n - 1) + 'QUIT\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    c.socket.resume();
+    const replies = await c.replies(n, 10_000);
+    assert.equal(replies.filter((r) => r === '250 2.0.0 Ok').length, n - 1);
+    assert.equal(replies[n - 1], '221 2.0.0 Bye');
+    await c.closedByServer();
+  } finally {
+    await srv.close();
+  }
+});
+
 test('maxproc: the extra client gets 421 4.3.2 and is closed; the others keep working', async () => {
   const srv = await startTestServer({ maxproc: 2 });
   try {

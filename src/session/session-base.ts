@@ -204,7 +204,11 @@ export abstract class SessionBase {
   }
 
   private onTimeout(): void {
-    if (this.mode === 'closed') return;
+    if (this.mode === 'closed') {
+      // Our last reply could not be written to a client that stopped reading: give up on it.
+      this.socket.destroy();
+      return;
+    }
     smtpdLog.timeout(this.deps.log, this.who, this.where(), this.messageBytes());
     this.send(reply(421, '4.4.2', `${this.deps.hostname} Error: timeout exceeded`, true));
     this.flush();
