@@ -24,6 +24,7 @@ import { createPolicyEngine } from './policy/engine.js';
 import { startSmtpListener, type SmtpListener } from './listener/smtp-listener.js';
 import { packageVersion, writePidFile } from './cli/main.js';
 import { ensureSelfSigned } from './listener/tls.js';
+import { dropPrivileges } from './privileges.js';
 
 interface Running {
   cfg: LoadedConfig;
@@ -95,6 +96,18 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   } catch (err) {
     process.stderr.write(`postern: fatal: ${(err as Error).message}\n`);
     log.fatal(master, (err as Error).message);
+    store.close();
+    log.close();
+    removePid();
+    return 1;
+  }
+  try {
+    const user = dropPrivileges(main);
+    if (user) log.line(master, `running as ${user} (uid ${process.getuid?.()}) after binding the listeners`);
+  } catch (err) {
+    process.stderr.write(`postern: fatal: cannot drop privileges: ${(err as Error).message}\n`);
+    log.fatal(master, `cannot drop privileges: ${(err as Error).message}`);
+    await Promise.allSettled(running.listeners.map((l) => l.close(0)));
     store.close();
     log.close();
     removePid();

@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, chmodSync, mkdirSync, chownSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,4 +82,31 @@ test('a listener that cannot bind is a clear start-up error naming the address',
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`postern: fatal: cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
   assert.match(readFileSync(join(dir, 'maillog'), 'utf8'), /fatal: cannot listen on 127\.0\.0\.1/);
+});
+
+test('started as root with mail_owner set, Postern binds, hands over its directories and runs as that user; mail still flows', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async () => {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'postern-owner-'));
+  chmodSync(dir, 0o755); // the unprivileged user must reach its directories
+  const mail = join(dir, 'mail');
+  mkdirSync(mail);
+  chownSync(mail, 65534, 65534);
+  const srv = await startPostern({
+    dir,
+    mainCf: baseMainCf(dir, { mail_owner: 'nobody', virtual_mailbox_domains: 'example.test', virtual_mailbox_maps: 'texthash:$config_directory/vmailbox', virtual_mailbox_base: mail }),
+    masterCf: smtpService(port),
+    files: { vmailbox: 'alice@example.test example.test/alice/\n' },
+  });
+  try {
+    await srv.waitForLog(/postfix\/master\[\d+\]: running as nobody \(uid 65534\) after binding the listeners/);
+    const status = readFileSync(`/proc/${srv.pid}/status`, 'utf8');
+    assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+    const r = await run('swaks', ['--server', `127.0.0.1:${port}`, '--from', 's@remote.example', '--to', 'alice@example.test']);
+    assert.equal(r.code, 0, r.stdout);
+    await srv.waitForLog(/to=<alice@example\.test>, relay=virtual.*status=sent \(delivered to maildir\)/);
+    assert.equal(statSync(join(dir, 'queue', 'queue.db')).uid, 65534);
+  } finally {
+    await srv.stop();
+    srv.cleanup();
+  }
 });

@@ -9,7 +9,7 @@ export const generalParams = declare([
   { name: 'config_directory', type: 'string', default: '/etc/postern', doc: 'The directory holding main.cf and master.cf (set from -c DIR).' },
   { name: 'queue_directory', type: 'string', default: '/var/spool/postern', doc: 'Where the durable queue database lives.' },
   { name: 'data_directory', type: 'string', default: '/var/lib/postern', doc: 'Where Postern keeps state that is not the queue (pid file, later caches).' },
-  { name: 'mail_owner', type: 'string', default: 'postfix', doc: 'The unprivileged account Postern runs as after binding ports (next issue).' },
+  { name: 'mail_owner', type: 'string', default: 'postfix', doc: 'When set and Postern starts as root: the account it switches to after binding the listeners (queue and data directories are handed to it).' },
   { name: 'syslog_name', type: 'string', default: 'postfix', doc: 'Program name prefix in the mail log ("postfix/smtpd"); kept as Postfix so log readers match.' },
   { name: 'maillog_file', type: 'string', default: '', doc: 'The mail log file; empty means standard output.' },
   { name: 'default_process_limit', type: 'int', default: '100', min: 1, max: 1000000, doc: 'Default per-service session limit (master.cf maxproc "-").' },
