@@ -74,3 +74,16 @@ test('loadConfig: per-service overrides, computed defaults, unknown and no-effec
   assert.ok(msgs.some((m) => m.startsWith('3 warning unknown parameter frobnicate')), msgs.join('\n'));
   assert.ok(!msgs.some((m) => m.includes('my_class')), 'restriction class names are not unknown parameters');
 });
+
+test('loadConfig: values written with $name are validated after expansion, in main.cf and -o', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-cfg-'));
+  writeFileSync(join(dir, 'main.cf'), 'myhostname = mx.example.com\nlimit = 5\nbad = lots\nsmtpd_recipient_limit = $limit\nsmtpd_soft_error_limit = ${bad}\n');
+  writeFileSync(join(dir, 'master.cf'), 'smtp inet n - n - - smtpd\n  -o smtpd_helo_required=$bad\n');
+  const cfg = loadConfig(dir);
+  assert.equal(cfg.main.int('smtpd_recipient_limit'), 5);
+  const errors = cfg.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file.endsWith('master.cf') ? 'master' : 'main'}:${d.line} ${d.message}`);
+  assert.deepEqual(errors, [
+    'main:5 smtpd_soft_error_limit: bad number "lots" (expanded from "${bad}")',
+    'master:1 smtpd_helo_required: bad boolean "lots" (use yes or no) (expanded from "$bad")',
+  ]);
+});

@@ -24,8 +24,14 @@ function readText(file: string): string {
 }
 
 /** Check one set value against its declaration; undefined when it is fine. */
-export function validateValue(decl: ParamDecl, value: string): string | undefined {
-  if (value.includes('$')) return undefined; // checked after expansion by the reader's fallback
+export function validateValue(decl: ParamDecl, value: string, expand?: (text: string) => string): string | undefined {
+  if (value.includes('$')) {
+    // Postfix checks the expanded value; without an expander there is nothing to check yet.
+    const expanded = expand?.(value);
+    if (expanded === undefined || expanded.includes('$')) return undefined;
+    const problem = validateValue(decl, expanded);
+    return problem ? `${problem} (expanded from "${value}")` : undefined;
+  }
   switch (decl.type) {
     case 'bool':
       return parseBool(value) === undefined ? `${decl.name}: bad boolean "${value}" (use yes or no)` : undefined;
@@ -50,7 +56,7 @@ function referencedNames(values: Iterable<RawValue>): Set<string> {
   return out;
 }
 
-function checkValues(values: Map<string, RawValue>, referenced: Set<string>, diags: Diagnostic[], restrictionClasses: Set<string>): void {
+function checkValues(values: Map<string, RawValue>, referenced: Set<string>, diags: Diagnostic[], restrictionClasses: Set<string>, store: ParamStore): void {
   for (const [name, raw] of values) {
     const decl = paramDecls.get(name);
     if (!decl) {
@@ -62,7 +68,7 @@ function checkValues(values: Map<string, RawValue>, referenced: Set<string>, dia
     else if (decl.planned && raw.value !== decl.default && raw.value !== '') {
       diags.push({ severity: 'warning', file: raw.file, line: raw.line, message: `${name}: not supported yet in Postern (planned: ${decl.planned}); ignored for now` });
     }
-    const problem = validateValue(decl, raw.value);
+    const problem = validateValue(decl, raw.value, (t) => store.expand(t));
     if (problem) diags.push({ severity: 'error', file: raw.file, line: raw.line, message: problem });
   }
 }
@@ -105,12 +111,12 @@ export function loadConfig(dirArg: string): LoadedConfig {
   const allValues = [...values.values(), ...entries.flatMap((e) => [...e.overrides.values()])];
   const referenced = referencedNames(allValues);
   for (const e of entries) for (const c of e.overrides.get('smtpd_restriction_classes')?.value.split(/[\s,]+/) ?? []) restrictionClasses.add(c);
-  checkValues(values, referenced, diagnostics, restrictionClasses);
+  checkValues(values, referenced, diagnostics, restrictionClasses, mainStore);
 
   const services: Service[] = [];
   for (const e of entries) {
-    checkValues(e.overrides, referenced, diagnostics, restrictionClasses);
     const params = mainStore.withOverrides(e.overrides);
+    checkValues(e.overrides, referenced, diagnostics, restrictionClasses, params);
     const maxproc = e.maxproc === '-' ? params.int('default_process_limit') : Number(e.maxproc);
     if (e.type === 'inet' && e.command === 'smtpd' && !WELL_KNOWN.has(e.name) && !/^(\[[^\]]+\]|[^:]+)?:?\d+$/.test(e.name) && !/^\d+$/.test(e.name)) {
       diagnostics.push({ severity: 'error', file: masterFile, line: e.line, message: `service "${e.name}": not a port, host:port or known service name (smtp, submission, smtps)` });
