@@ -13,7 +13,7 @@
  * containing "eio" or "enospc" makes every commit fail that way (checked every 100 ms).
  */
 
-import { readFileSync, openSync, fdatasync, closeSync, statSync } from 'node:fs';
+import { readFileSync, openSync, fdatasync, fdatasyncSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { QueueWriteError } from './types.js';
@@ -29,6 +29,7 @@ export class DurableWriter {
   private syncing = false;
   private waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private commitsSinceCheck = 0;
+  private closed = false;
 
   constructor(private readonly db: Database.Database, private readonly dir: string, private readonly dbFile: string) {
     db.pragma('synchronous = OFF');
@@ -67,6 +68,7 @@ export class DurableWriter {
 
   /** Resolves once everything written so far is on stable storage. */
   durable(): Promise<void> {
+    if (this.closed) return Promise.reject(new QueueWriteError('the queue is closed', 'io'));
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
       this.kick();
@@ -86,6 +88,12 @@ export class DurableWriter {
     this.syncing = true;
     fdatasync(this.walFd, (err) => {
       this.syncing = false;
+      if (this.closed) {
+        // close() synced everything synchronously meanwhile.
+        this.closeFd();
+        for (const w of batch) w.resolve();
+        return;
+      }
       if (err) {
         const e = new QueueWriteError(`fdatasync of the queue log failed: ${err.message}`, err.code === 'ENOSPC' ? 'nospace' : 'io');
         for (const w of batch) w.reject(e);
@@ -112,6 +120,7 @@ export class DurableWriter {
   }
 
   checkpoint(): void {
+    if (this.db.readonly || !this.db.open) return;
     try {
       this.db.pragma('synchronous = FULL');
       this.db.pragma('wal_checkpoint(RESTART)');
@@ -122,8 +131,30 @@ export class DurableWriter {
     }
   }
 
+  /**
+   * Make everything written durable (one synchronous fdatasync, then a checkpoint), settle
+   * every waiting promise and close the log descriptor (after an in-flight sync returns).
+   */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    let err: QueueWriteError | undefined;
+    try {
+      fdatasyncSync(this.walFd);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      err = new QueueWriteError(`fdatasync of the queue log failed: ${(e as Error).message}`, code === 'ENOSPC' ? 'nospace' : 'io');
+    }
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) (err ? w.reject(err) : w.resolve());
     this.checkpoint();
+    // SQLite's own checkpoint when the connection closes must sync too.
+    this.db.pragma('synchronous = FULL');
+    if (!this.syncing) this.closeFd();
+  }
+
+  private closeFd(): void {
     try {
       closeSync(this.walFd);
     } catch {

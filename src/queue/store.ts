@@ -26,7 +26,9 @@ export interface QueueListEntry {
 
 export interface QueueStore {
   enqueue(msg: QueuedMessage): Promise<void>;
-  due(now: number, limit: number, exclude: ReadonlySet<string>): QueuedMessage[];
+  /** Up to `limit` messages, not held, whose nextAttempt <= now, oldest retry time first; never one in `exclude`. */
+  due(now: number, limit: number, exclude?: ReadonlySet<string>): QueuedMessage[];
+  /** Record a delivery attempt's outcome (not waited for: losing it only means an earlier retry). */
   updateRecipients(id: string, recipients: QueuedRecipient[], nextAttempt: number, attempts: number): void;
   /** Delete a finished message; resolves once the deletion is committed (batched). */
   remove(id: string): Promise<void>;
@@ -57,14 +59,24 @@ function toMessage(r: Row): QueuedMessage {
   };
 }
 
+/**
+ * Open (and create, mode 0700) the queue in `queueDirectory`. `readonly` is for
+ * `postern queue`: it never writes, not even the schema, and enqueue() rejects.
+ */
 export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: number; readonly?: boolean } = {}): QueueStore {
-  mkdirSync(queueDirectory, { recursive: true, mode: 0o700 });
   const dbFile = join(queueDirectory, 'queue.db');
-  const db = new Database(dbFile);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
-  db.exec(SCHEMA);
+  let db: Database.Database;
+  if (opts.readonly) {
+    db = new Database(dbFile, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+  } else {
+    mkdirSync(queueDirectory, { recursive: true, mode: 0o700 });
+    db = new Database(dbFile);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(SCHEMA);
+  }
   const format = (db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string }).value;
   if (format !== '1') throw new Error(`queue database format ${format} is newer than this Postern understands`);
   const writer = opts.readonly ? undefined : new DurableWriter(db, queueDirectory, dbFile);
@@ -82,10 +94,12 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
   let pending: Pending[] = [];
   let removals: { id: string; done: () => void }[] = [];
   let scheduled = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let closed = false;
 
   function flush(): void {
     scheduled = false;
-    if (!writer) return;
+    if (!writer || closed) return;
     while (pending.length > 0 || removals.length > 0) {
       const batch = pending.splice(0, groupMax);
       const gone = removals;
@@ -102,8 +116,16 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
       } catch (err) {
         const e = err instanceof QueueWriteError ? err : new QueueWriteError(String(err), 'io');
         for (const p of batch) p.reject(e);
-        // Removals of delivered messages are retried with the next batch (at-least-once).
+        // Removals of delivered messages are retried a second later (at-least-once: until
+        // then the message stays queued and a crash would deliver it again).
         removals.push(...gone);
+        if (gone.length > 0 && !retryTimer) {
+          retryTimer = setTimeout(() => {
+            retryTimer = undefined;
+            schedule();
+          }, 1000);
+          retryTimer.unref();
+        }
         if (batch.length === 0) break;
         continue;
       }
@@ -130,6 +152,7 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
 
   return {
     enqueue(msg) {
+      if (!writer || closed) return Promise.reject(new QueueWriteError('the queue is open read-only or closed', 'io'));
       return new Promise<void>((resolve, reject) => {
         pending.push({ msg, resolve, reject });
         schedule();
@@ -137,17 +160,23 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
     },
     due(now, limit, exclude) {
       // Ids first: message bodies are read only for the messages actually picked.
-      const ids = (dueStmt.all(now, limit + exclude.size) as { id: string }[]).map((r) => r.id).filter((id) => !exclude.has(id)).slice(0, limit);
+      const skip = exclude ?? new Set<string>();
+      const ids = (dueStmt.all(now, limit + skip.size) as { id: string }[]).map((r) => r.id).filter((id) => !skip.has(id)).slice(0, limit);
       return ids.map((id) => getStmt.get(id) as Row | undefined).filter((r): r is Row => !!r).map(toMessage);
     },
     updateRecipients(id, recipients, nextAttempt, attempts) {
       try {
         writer?.write(() => update.run(JSON.stringify(recipients), nextAttempt, attempts, id));
+        // Ask for a sync without waiting: recipients marked done should not be redelivered
+        // after a crash a minute later.
+        writer?.durable().catch(() => undefined);
       } catch {
         // XXX: losing a retry-state update only means an earlier retry; the message stays queued.
       }
     },
     remove(id) {
+      // After close the message simply stays queued (delivered again after restart).
+      if (!writer || closed) return Promise.resolve();
       return new Promise<void>((resolve) => {
         removals.push({ id, done: resolve });
         schedule();
@@ -166,7 +195,11 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
       return (countStmt.get() as { n: number }).n;
     },
     close() {
+      if (closed) return;
       flush();
+      closed = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      // DurableWriter.close() syncs the log and settles every waiting promise.
       writer?.close();
       db.close();
     },

@@ -31,7 +31,7 @@ export function createScheduler(deps: { store: QueueStore; resolver: AddressReso
   const { store, resolver, agents, log, params } = deps;
   const syslogName = params.str('syslog_name');
   const qmgr = programName(syslogName, 'qmgr');
-  const concurrency = params.int('local_destination_concurrency_limit');
+  const concurrency = params.int('postern_delivery_concurrency_limit');
   const minBackoff = params.timeMs('minimal_backoff_time');
   const maxBackoff = params.timeMs('maximal_backoff_time');
   const lifetime = params.timeMs('maximal_queue_lifetime');
@@ -122,8 +122,11 @@ export function createScheduler(deps: { store: QueueStore; resolver: AddressReso
       const program = programName(syslogName, o.relay === 'virtual' ? 'virtual' : o.relay === 'none' ? 'qmgr' : 'local');
       queueLog.delivery(log, program, msg.id, {
         to: o.target.recipient, origTo: o.target.originalRecipient, relay: o.relay,
+        // Postfix's delays=a/b/c/d: before the queue manager picked the message up, in the
+        // queue manager (address resolution here), connection setup (none for local
+        // delivery), transmission.
         delay: (end - msg.arrival) / 1000,
-        delays: [0, (started - msg.arrival) / 1000, (transmitStart - started) / 1000, (end - transmitStart) / 1000],
+        delays: [(started - msg.arrival) / 1000, (transmitStart - started) / 1000, 0, (end - transmitStart) / 1000],
         dsn: o.dsn, status: o.status, text: o.text,
       });
       // XXX: bounce messages (RFC 3464 DSNs) to the sender arrive with the DSN issue; bounced
@@ -145,13 +148,13 @@ export function createScheduler(deps: { store: QueueStore; resolver: AddressReso
       return;
     }
     if (end - msg.arrival > lifetime) {
-      queueLog.expired(log, qmgr, msg.id, msg.sender);
-      finish(msg.id);
-      queueLog.removed(log, qmgr, msg.id);
-      return;
+      // XXX: Postfix returns the message to the sender here ("status=expired, returned to
+      // sender"). Without bounce messages that would silently drop mail, so the message stays
+      // queued, retried every maximal_backoff_time, with a warning each time.
+      queueLog.expiredKept(log, qmgr, msg.id, msg.sender);
     }
     const attempts = msg.attempts + 1;
-    store.updateRecipients(msg.id, recipients, end + nextRetryDelay(attempts, minBackoff, maxBackoff), attempts);
+    store.updateRecipients(msg.id, recipients, end + nextRetryDelay(end - msg.arrival, minBackoff, maxBackoff), attempts);
   }
 
   return {
