@@ -109,7 +109,7 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
           for (const { msg } of batch) {
             const { id, arrival, sender, recipients, data, nextAttempt, attempts, ...rest } = msg;
             const meta = JSON.stringify(rest);
-            insert.run(id, arrival, sender, JSON.stringify(recipients), data, meta, nextAttempt, attempts, msg.hold ? 1 : 0);
+            insert.run(id, arrival, sender, JSON.stringify(recipients), data, meta, nextAttempt, attempts, msg.hold !== undefined ? 1 : 0);
           }
           for (const r of gone) del.run(r.id);
         });
