@@ -12,7 +12,10 @@ function zoneName(offsetMinutes: number): string {
   return cachedZone.name;
 }
 
-/** RFC 5322 date: "Sun, 22 Nov 2026 09:45:01 +0000 (UTC)". */
+/**
+ * RFC 5322 date as Postfix's mail_date(): "Sun, 22 Nov 2026 09:45:01 +0000 (UTC)". Postfix
+ * pads days 1–9 with a space (strftime %e); we write "2 Nov", RFC 5322's plain form.
+ */
 export function rfc5322Date(d: Date): string {
   const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
   const mons = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -27,12 +30,18 @@ export function rfc5322Date(d: Date): string {
 
 /** "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA" (RFC 3848) or "SMTP". */
 export function withProtocol(f: SessionFacts): string {
+  // RFC 3848 suffixes are defined for ESMTP only.
   if (f.protocol === 'SMTP') return 'SMTP';
   return `ESMTP${f.tls ? 'S' : ''}${f.saslUsername ? 'A' : ''}`;
 }
 
+/**
+ * Postfix's layout (smtpd.c): "from HELO (NAME [ADDR])" with the client name standing in
+ * for a missing HELO; "for <rcpt>; DATE" on one line with exactly one recipient, otherwise
+ * "id ID;" and the date on a line of its own.
+ */
 export function receivedHeader(f: SessionFacts, opts: { myhostname: string; mailName: string; queueId: string; recipients: readonly string[]; date: Date }): string {
-  const helo = f.helo ?? f.client.addr;
+  const helo = f.helo ?? f.client.name;
   const addr = f.client.addr.includes(':') ? `IPv6:${f.client.addr}` : f.client.addr;
   let h = `Received: from ${helo} (${f.client.name} [${addr}])`;
   if (f.tls && f.params.bool('smtpd_tls_received_header')) {
@@ -40,6 +49,6 @@ export function receivedHeader(f: SessionFacts, opts: { myhostname: string; mail
   }
   if (f.saslUsername && f.params.bool('smtpd_sasl_authenticated_header')) h += `\r\n\t(Authenticated sender: ${f.saslUsername})`;
   h += `\r\n\tby ${opts.myhostname} (${opts.mailName}) with ${withProtocol(f)} id ${opts.queueId}`;
-  if (opts.recipients.length === 1) h += `\r\n\tfor <${opts.recipients[0]}>`;
-  return `${h}; ${rfc5322Date(opts.date)}\r\n`;
+  if (opts.recipients.length === 1) return `${h}\r\n\tfor <${opts.recipients[0]}>; ${rfc5322Date(opts.date)}\r\n`;
+  return `${h};\r\n\t${rfc5322Date(opts.date)}\r\n`;
 }
