@@ -75,7 +75,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   }
   let store: QueueStore;
   try {
-    store = openQueueStore(main.str('queue_directory'));
+    store = openQueueStore(main.str('queue_directory'), { groupCommitMax: main.int('postern_queue_group_commit_max') });
   } catch (err) {
     log.fatal(master, `cannot open the queue in ${main.str('queue_directory')}: ${(err as Error).message}`);
     process.stderr.write(`postern: fatal: cannot open the queue: ${(err as Error).message}\n`);
