@@ -4,13 +4,9 @@
 # Postern, raise the descriptor limit, run bench/bench.mjs. Never leaves a Postfix running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v smtp-source >/dev/null 2>&1; then
-  echo "bench: installing Debian's postfix (not started: policy-rc.d denies service starts)"
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix >/dev/null 2>&1 || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix >/dev/null; }
-  rm -f /usr/sbin/policy-rc.d
-fi
+# Debian's postfix (Postfix, smtp-source, smtp-sink) comes from the tests' one package list;
+# services are not started (policy-rc.d), so no system Postfix runs.
+bash scripts/install-debian-packages.sh test/debian-packages.txt
 HARAKA_DIR="${HARAKA_DIR:-/tmp/postern-bench-haraka}"
 if [ ! -x "$HARAKA_DIR/node_modules/.bin/haraka" ]; then
   echo "bench: installing Haraka 3.3.4 into $HARAKA_DIR (not a project dependency)"

@@ -4,16 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the end-to-end tests drive as real peers and clients.
-need=()
-command -v swaks >/dev/null 2>&1 || need+=(swaks)
-command -v python3 >/dev/null 2>&1 || need+=(python3)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
-if [ "${#need[@]}" -gt 0 ]; then
-  echo "test: installing Debian packages: ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }
-fi
+# Debian packages the tests drive as real clients and peers: exactly the one list in
+# test/debian-packages.txt (test/support/packages.ts refuses any program not listed there).
+# Service starts are denied while installing (policy-rc.d): tests start private instances.
+bash scripts/install-debian-packages.sh test/debian-packages.txt
 
 # npm packages, exactly as locked (skipped when node_modules already matches the lockfile).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -15,6 +15,7 @@ import { startPostern, run, ROOT, type Postern } from '../support/server.js';
 import { freePort } from '../support/ports.js';
 import { SmtpDialog } from '../support/smtp-client.js';
 import { startDovecot, type Dovecot } from '../support/dovecot.js';
+import { program } from '../support/packages.js';
 
 const SEEDS = join(ROOT, 'test', 'fixtures', 'seed-configs');
 let srv: Postern;
@@ -24,7 +25,7 @@ const ports = { smtp: 0, submission: 0, smtps: 0 };
 before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'postern-seed002-'));
   for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=mail.zeke.ne.jp',
+  execFileSync(program('openssl'), ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=mail.zeke.ne.jp',
     '-keyout', join(dir, 'privkey.pem'), '-out', join(dir, 'fullchain.pem')], { stdio: 'ignore' });
   const queue = join(dir, 'queue');
   mkdirSync(join(queue, 'private'), { recursive: true });

@@ -17,6 +17,7 @@ import { startPostern, baseMainCf, run, BIN, type Postern } from '../support/ser
 import { freePort } from '../support/ports.js';
 import { SmtpDialog } from '../support/smtp-client.js';
 import { startDovecot, type Dovecot } from '../support/dovecot.js';
+import { program } from '../support/packages.js';
 
 let srv: Postern;
 let dovecot: Dovecot;
@@ -25,13 +26,13 @@ const ports = { smtp: 0, submission: 0, smtps: 0, dovecotSub: 0 };
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
 function doveadm(scheme: string, pw: string): string {
-  return execFileSync('doveadm', ['pw', '-s', scheme, '-p', pw]).toString().trim();
+  return execFileSync(program('doveadm'), ['pw', '-s', scheme, '-p', pw]).toString().trim();
 }
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postern-tls-'));
   for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=mx.test',
+  execFileSync(program('openssl'), ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=mx.test',
     '-addext', 'subjectAltName=DNS:mx.test', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
   writeFileSync(join(dir, 'sasl-passwd'), [
     `alice@example.test:${doveadm('SHA512-CRYPT', 'wonderland')}`,

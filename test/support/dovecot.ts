@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
+import { program } from './packages.js';
 
 function canConnect(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -58,7 +59,7 @@ service auth {
     socket,
     async start() {
       // Own process group: stop() takes the auth child down with the master (it would keep serving open connections).
-      proc = spawn('dovecot', ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: 'ignore', detached: true });
+      proc = spawn(program('dovecot'), ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: 'ignore', detached: true });
       const deadline = Date.now() + 10_000;
       while (!existsSync(socket)) {
         if (proc.exitCode !== null) throw new Error(`dovecot exited with ${proc.exitCode}`);

@@ -9,9 +9,11 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, mkdirSync, rmSync
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { ROOT } from './root.js';
+import { program } from './packages.js';
+
+export { ROOT };
 export const BIN = join(ROOT, 'bin', 'postern.js');
 
 export interface Postern {
@@ -161,10 +163,14 @@ function readdirSorted(d: string): string[] {
   return readdirSync(d).sort();
 }
 
-/** Run a command, collecting output; resolves with the exit code (bounded by timeoutMs). */
+/**
+ * Run an external program (checked against test/debian-packages.txt), collecting output;
+ * resolves with the exit code (bounded by timeoutMs).
+ */
 export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const path = program(cmd);
   return new Promise((resolve) => {
-    const p = spawn(cmd, args, { env: { ...process.env, ...opts.env } });
+    const p = spawn(path, args, { env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
