@@ -26,6 +26,12 @@ export type RecipientCheck =
 export type DeliveryTarget =
   | { readonly kind: 'maildir'; readonly via: 'local' | 'virtual'; readonly path: string; readonly uid?: number; readonly gid?: number; readonly recipient: string; readonly originalRecipient: string }
   | { readonly kind: 'remote'; readonly recipient: string; readonly originalRecipient: string }
+  /** Routed to a master.cf transport (smtp, lmtp, pipe, discard, error) and next hop. */
+  | { readonly kind: 'transport'; readonly transport: string; readonly nexthop: string; readonly recipient: string; readonly originalRecipient: string }
+  /** local(8) alias to "|command": run with the shell as uid/gid (default_privs for alias files). */
+  | { readonly kind: 'command'; readonly command: string; readonly uid?: number; readonly gid?: number; readonly home?: string; readonly recipient: string; readonly originalRecipient: string }
+  /** local(8) alias to "/path/file": append in mbox format (a path ending in "/" is Maildir, kind maildir). */
+  | { readonly kind: 'file'; readonly path: string; readonly uid?: number; readonly gid?: number; readonly recipient: string; readonly originalRecipient: string }
   | { readonly kind: 'bounce'; readonly recipient: string; readonly originalRecipient: string; readonly dsn: string; readonly text: string }
   | { readonly kind: 'defer'; readonly recipient: string; readonly originalRecipient: string; readonly dsn: string; readonly text: string };
 

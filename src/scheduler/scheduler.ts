@@ -105,7 +105,7 @@ export function createScheduler(deps: { store: QueueStore; resolver: AddressReso
         if (t.kind === 'maildir') maildirTargets.push(t);
         else if (t.kind === 'remote') outcomes.push({ target: t, status: 'deferred', dsn: '4.4.1', text: REMOTE_NOT_AVAILABLE, relay: 'none' });
         else if (t.kind === 'bounce') outcomes.push({ target: t, status: 'bounced', dsn: t.dsn, text: t.text, relay: 'local' });
-        else outcomes.push({ target: t, status: 'deferred', dsn: t.dsn, text: t.text, relay: 'local' });
+        else if (t.kind === 'defer') outcomes.push({ target: t, status: 'deferred', dsn: t.dsn, text: t.text, relay: 'local' });
       }
     }
     const transmitStart = Date.now();
