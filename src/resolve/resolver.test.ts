@@ -205,7 +205,7 @@ test('checkRecipient: a table that cannot be read is a temporary failure', async
   assert.equal(formatReply((c as Refused).reply), '451 4.3.0 <bob@example.test>: Temporary lookup failure\r\n');
 });
 
-const brief = (ts: DeliveryTarget[]) => ts.map((t) => (t.kind === 'maildir' ? `maildir ${t.via} ${t.path} ${t.uid ?? '-'}:${t.gid ?? '-'} ${t.recipient}` : t.kind === 'remote' ? `remote ${t.recipient}` : `${t.kind} ${t.dsn} ${t.text}`));
+const brief = (ts: DeliveryTarget[]) => ts.map((t) => (t.kind === 'maildir' ? `maildir ${t.via} ${t.path} ${t.uid ?? '-'}:${t.gid ?? '-'} ${t.recipient}` : t.kind === 'remote' ? `remote ${t.recipient}` : t.kind === 'bounce' || t.kind === 'defer' ? `${t.kind} ${t.dsn} ${t.text}` : `${t.kind} ${t.recipient}`));
 
 test('expand: local user to home Maildir with uid/gid, extension kept as recipient', async () => {
   const r = resolver();
