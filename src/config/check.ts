@@ -9,9 +9,9 @@ import type { Diagnostic, LoadedConfig, Params } from './types.js';
 import { ConfigError } from './types.js';
 import { validatePolicyConfig } from '../policy/validate.js';
 import { parseCidr } from '../policy/networks.js';
-import { TableRegistry } from '../tables/open.js';
-import { TableError } from '../tables/types.js';
-import { existsSync } from 'node:fs';
+import { TableRegistry, isAliasFileType } from '../tables/open.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { tlsSettings } from '../listener/tls.js';
 
 function where(p: Params, name: string, fallback: { file: string; line: number }): { file: string; line: number } {
@@ -67,6 +67,16 @@ function dangerous(cfg: LoadedConfig): Diagnostic[] {
 const TABLE_PARAMS = ['alias_maps', 'local_recipient_maps', 'virtual_alias_maps', 'virtual_mailbox_maps', 'virtual_uid_maps', 'virtual_gid_maps',
   'mydestination', 'relay_domains', 'virtual_mailbox_domains', 'virtual_alias_domains'];
 
+/** Keys of a texthash: source that end in ":" (an aliases file given the wrong type). */
+function aliasSyntaxKeys(spec: string, dir: string): string[] {
+  try {
+    const file = resolvePath(dir, spec.replace(/^(proxy:)*texthash:/i, ''));
+    return readFileSync(file, 'utf8').split('\n').filter((l) => /^[^#\s][^\s]*:(\s|$)/.test(l));
+  } catch {
+    return [];
+  }
+}
+
 function tableProblems(cfg: LoadedConfig): Diagnostic[] {
   const out: Diagnostic[] = [];
   const tables = new TableRegistry({ baseDir: cfg.dir });
@@ -75,14 +85,18 @@ function tableProblems(cfg: LoadedConfig): Diagnostic[] {
     for (const item of cfg.main.list(name)) {
       if (!/^[a-z]+:/i.test(item) || item.startsWith('[')) continue;
       try {
-        if (name === 'alias_maps') {
-          const file = item.replace(/^(proxy:)*[a-z]+:/, '');
-          if (!existsSync(file)) throw new TableError(`table source file ${file} does not exist`);
-        } else tables.open(item);
+        const table = name === 'alias_maps' ? tables.openAliases(item) : tables.open(item);
+        // Lines the table's syntax cannot use are skipped at run time: show each with its line.
+        for (const w of table.warnings?.() ?? []) out.push({ severity: 'warning', ...at, message: `${name}: ${item}: ${w}` });
+        if (name === 'alias_maps' && /^(proxy:)*texthash:/i.test(item)) {
+          const aliasLike = (table.warnings?.() ?? []).length > 0 || aliasSyntaxKeys(item, cfg.dir).length > 0;
+          if (aliasLike) out.push({ severity: 'warning', ...at, message: `${name}: ${item} looks like an aliases(5) file ("name: value"), but texthash: reads postmap(1) "key value" lines as Postfix does; use hash:${item.replace(/^(proxy:)*texthash:/i, '')} for an aliases file` });
+        }
       } catch (err) {
         const missing = /does not exist/.test((err as Error).message);
         // A missing alias file is common on fresh systems and acts as empty; anything else cannot run.
-        out.push({ severity: missing && at.file === '<default>' ? 'info' : missing ? 'warning' : 'error', ...at, message: `${name}: ${(err as Error).message}` });
+        const benign = missing && name === 'alias_maps' && isAliasFileType(item);
+        out.push({ severity: benign && at.file === '<default>' ? 'info' : benign ? 'warning' : 'error', ...at, message: `${name}: ${(err as Error).message}` });
       }
     }
   }

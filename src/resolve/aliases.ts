@@ -1,15 +1,10 @@
 /**
- * aliases(5) files read as text (no newaliases step): "name: value, value", continuation
- * lines beginning with white space, "#" comments at the start of a line, quoted names
- * ("\"a b\": x"). Names are case-insensitive; the first entry for a name wins and a line
- * without "name:" is skipped with a warning, as postalias(1) does. Values are kept as
- * written; resolver.ts interprets them (local names, addresses, /path/Maildir/, and the
- * not-yet-supported /path/mbox, |command, :include:). Re-read when the file changes
- * (TextSource). The file is the admin's: trusted, but parsed defensively.
+ * Alias values as local(8) reads them, whatever table they came from: a comma-separated
+ * list where commas inside double quotes do not split. The aliases(5) file format itself
+ * is read by tables/aliases.ts.
  */
 
-import { TextSource, type SourceLine } from '../tables/text-source.js';
-import type { LookupTable } from '../tables/types.js';
+export { parseAliases, AliasTable, type ParsedAliases } from '../tables/aliases.js';
 
 /** Split an alias value list at commas outside double quotes. */
 export function splitAliasValues(value: string): string[] {
@@ -30,49 +25,4 @@ export function splitAliasValues(value: string): string[] {
   }
   if (cur.trim()) out.push(cur.trim());
   return out;
-}
-
-export interface ParsedAliases {
-  readonly entries: Map<string, string>;
-  readonly warnings: string[];
-}
-
-/** Parse logical lines (comments dropped, continuations joined) into name → value. */
-export function parseAliases(lines: SourceLine[], file: string): ParsedAliases {
-  const entries = new Map<string, string>();
-  const warnings: string[] = [];
-  for (const { text, line } of lines) {
-    const m = /^("(?:[^"\\]|\\.)*"|[^:\s"]+)\s*:\s*(.*)$/s.exec(text);
-    if (!m) {
-      warnings.push(`${file}, line ${line}: need name:value pair`);
-      continue;
-    }
-    const name = (m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replace(/\\(.)/g, '$1') : m[1]!).toLowerCase();
-    const value = m[2]!.trim();
-    if (!value) {
-      warnings.push(`${file}, line ${line}: no value for "${name}"`);
-      continue;
-    }
-    if (entries.has(name)) {
-      warnings.push(`${file}, line ${line}: duplicate entry: "${name}"`);
-      continue;
-    }
-    entries.set(name, value);
-  }
-  return { entries, warnings };
-}
-
-export class AliasTable implements LookupTable {
-  readonly kind = 'exact' as const;
-  private readonly source: TextSource<ParsedAliases>;
-  constructor(readonly spec: string, file: string, now?: () => number) {
-    this.source = new TextSource(file, parseAliases, now);
-  }
-  async lookup(key: string): Promise<string | undefined> {
-    return this.source.get().entries.get(key.toLowerCase());
-  }
-  /** Lines postalias would warn about, for `postern check`. */
-  warnings(): string[] {
-    return this.source.get().warnings;
-  }
 }

@@ -43,7 +43,9 @@ import { splitAddress, normalizeDomain, stripSourceRoute, unquoteLocal } from '.
 import { reply } from '../protocol/reply.js';
 import { splitList } from '../config/params.js';
 import type { AddressClass, AddressClassName, AddressResolver, DeliveryTarget, RecipientCheck } from './types.js';
-import { AliasTable, splitAliasValues } from './aliases.js';
+import { splitAliasValues } from './aliases.js';
+import { TableError } from '../tables/types.js';
+import { isAliasFileType } from '../tables/open.js';
 
 interface DomainList {
   plain: Set<string>;
@@ -80,19 +82,18 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
     }
   };
   const aliasSpecs = new Set(params.list('alias_maps'));
-  const aliasCache = new Map<string, LookupTable | undefined>();
+  // alias_maps entries keep their table type's syntax; only hash-family files are aliases(5)
+  // text (TableRegistry.openAliases). The same spec reached through $alias_maps in
+  // local_recipient_maps is the same table.
   const openAlias = (spec: string): LookupTable | undefined => {
-    if (!aliasCache.has(spec)) {
-      const file = spec.replace(/^(proxy:)*[a-z0-9]+:/i, '');
-      let t: LookupTable | undefined;
-      try {
-        t = new AliasTable(spec, file);
-      } catch {
-        t = undefined; // XXX: a missing aliases file acts as empty; `postern check` reports it
-      }
-      aliasCache.set(spec, t);
+    try {
+      return deps.tables.openAliases(spec);
+    } catch (err) {
+      // XXX: a missing aliases(5) file acts as empty (many hosts have none); `postern check`
+      // reports it. Any other table that cannot be opened fails its lookups (4.3.0).
+      if (err instanceof TableError && /does not exist/.test(err.message) && isAliasFileType(spec)) return undefined;
+      return new FailedTable(spec, (err as Error).message);
     }
-    return aliasCache.get(spec);
   };
   const tableList = (name: string): LookupTable[] =>
     params.list(name).map((spec) => (aliasSpecs.has(spec) ? openAlias(spec) : open(spec))).filter((t): t is LookupTable => !!t);

@@ -7,24 +7,43 @@ import type { LookupTable } from './types.js';
 import { TableError } from './types.js';
 import { TextSource, type SourceLine } from './text-source.js';
 
-function parseKeyValue(lines: SourceLine[], file: string): Map<string, string> {
+interface KeyValues {
+  readonly map: Map<string, string>;
+  /** Lines postmap(1) would warn about and skip, for `postern check`. */
+  readonly warnings: string[];
+}
+
+/** postmap(1) source: "key whitespace value"; a line without a value is skipped, the first of duplicate keys wins. */
+function parseKeyValue(lines: SourceLine[], file: string): KeyValues {
   const map = new Map<string, string>();
+  const warnings: string[] = [];
   for (const { text, line } of lines) {
-    const m = /^(\S+)\s*(.*)$/s.exec(text);
-    if (!m) throw new TableError(`${file}:${line}: expected "key value"`, file, line);
-    map.set(m[1]!.toLowerCase(), m[2]!.trim());
+    const m = /^(\S+)\s+(\S.*)$/s.exec(text);
+    if (!m) {
+      warnings.push(`${file}, line ${line}: expected format: key whitespace value`);
+      continue;
+    }
+    const key = m[1]!.toLowerCase();
+    if (map.has(key)) {
+      warnings.push(`${file}, line ${line}: duplicate entry: "${key}"`);
+      continue;
+    }
+    map.set(key, m[2]!.trim());
   }
-  return map;
+  return { map, warnings };
 }
 
 export class HashTable implements LookupTable {
   readonly kind = 'exact' as const;
-  private readonly source: TextSource<Map<string, string>>;
+  private readonly source: TextSource<KeyValues>;
   constructor(readonly spec: string, file: string, now?: () => number) {
     this.source = new TextSource(file, parseKeyValue, now);
   }
   async lookup(key: string): Promise<string | undefined> {
-    return this.source.get().get(key.toLowerCase());
+    return this.source.get().map.get(key.toLowerCase());
+  }
+  warnings(): string[] {
+    return this.source.get().warnings;
   }
 }
 

@@ -11,9 +11,30 @@ import { TableError } from './types.js';
 import { HashTable, InlineTable, StaticTable, PasswdTable } from './exact.js';
 import { PatternTable } from './pattern.js';
 import { CidrTable } from './cidr.js';
+import { AliasTable } from './aliases.js';
 
 const FILE_TYPES = new Set(['hash', 'btree', 'lmdb', 'dbm', 'sdbm', 'cdb', 'texthash']);
+/** Types postalias(1) builds from an aliases(5) file: in alias_maps these are read in that syntax. */
+const ALIAS_FILE_TYPES = new Set(['hash', 'btree', 'lmdb', 'dbm', 'sdbm', 'cdb']);
 const LATER_TYPES = new Set(['mysql', 'pgsql', 'sqlite', 'ldap', 'memcache', 'tcp', 'socketmap', 'nis', 'nisplus', 'netinfo', 'pipemap', 'randmap', 'unionmap', 'environ', 'fail', 'internal']);
+
+/** "proxy:hash:/etc/aliases" → { type: "hash", name: "/etc/aliases" }; throws for a non-table. */
+export function splitSpec(spec: string): { type: string; name: string } {
+  let s = spec.trim();
+  while (s.startsWith('proxy:')) s = s.slice('proxy:'.length);
+  const colon = s.indexOf(':');
+  if (colon <= 0) throw new TableError(`"${spec}" is not a table (expected type:name, e.g. hash:/etc/postfix/access)`);
+  return { type: s.slice(0, colon).toLowerCase(), name: s.slice(colon + 1) };
+}
+
+/** True when `spec` in alias_maps names an aliases(5) file (hash-family types). */
+export function isAliasFileType(spec: string): boolean {
+  try {
+    return ALIAS_FILE_TYPES.has(splitSpec(spec).type);
+  } catch {
+    return false;
+  }
+}
 
 export class TableRegistry {
   private readonly cache = new Map<string, LookupTable>();
@@ -34,17 +55,29 @@ export class TableRegistry {
     return table;
   }
 
+  /**
+   * Open a table named in alias_maps. hash:/btree:/lmdb:/cdb:/dbm:/sdbm: name an aliases(5)
+   * file (what postalias builds them from); every other type keeps its own syntax
+   * (texthash: is postmap(1) "key value", regexp: is a regexp table, mysql: a query
+   * file, …). Throws TableError like open().
+   */
+  openAliases(spec: string): LookupTable {
+    const { type, name } = splitSpec(spec);
+    if (!ALIAS_FILE_TYPES.has(type)) return this.open(spec);
+    const key = `aliases\0${spec}`;
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    const table = new AliasTable(spec, this.path(name), this.now);
+    this.cache.set(key, table);
+    return table;
+  }
+
   private path(p: string): string {
     return isAbsolute(p) ? p : resolve(this.baseDir, p);
   }
 
   private create(spec: string): LookupTable {
-    let s = spec.trim();
-    while (s.startsWith('proxy:')) s = s.slice('proxy:'.length);
-    const colon = s.indexOf(':');
-    if (colon <= 0) throw new TableError(`"${spec}" is not a table (expected type:name, e.g. hash:/etc/postfix/access)`);
-    const type = s.slice(0, colon).toLowerCase();
-    const name = s.slice(colon + 1);
+    const { type, name } = splitSpec(spec);
     if (FILE_TYPES.has(type)) return new HashTable(spec, this.path(name), this.now);
     switch (type) {
       case 'regexp':

@@ -20,6 +20,8 @@ export interface LookupTable {
   readonly kind: TableKind;
   /** The value for `key`, or undefined when there is no match. Never throws for a miss. */
   lookup(key: string): Promise<string | undefined>;
+  /** Source lines the table skipped (postmap/postalias warnings), for `postern check`. */
+  warnings?(): string[];
   close?(): void;
 }
 
