@@ -19,6 +19,8 @@ import { createResolver } from './resolve/resolver.js';
 import { openQueueStore, type QueueStore } from './queue/store.js';
 import { createMaildirAgent } from './delivery/maildir/agent.js';
 import { createScheduler, type Scheduler } from './scheduler/scheduler.js';
+import { createTransports } from './delivery/transports.js';
+import { createDiscardAgent, createErrorAgent } from './delivery/builtin/agents.js';
 import { createCleanup } from './cleanup/cleanup.js';
 import { createPolicyEngine } from './policy/engine.js';
 import { startSmtpListener, type SmtpListener } from './listener/smtp-listener.js';
@@ -87,9 +89,10 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   let scheduler: Scheduler;
   try {
     const tables = new TableRegistry({ baseDir: dir });
-    const resolver = createResolver(main, { tables });
+    const transports = createTransports(cfg, { discard: createDiscardAgent(), error: createErrorAgent() });
+    const resolver = createResolver(main, { tables, transportCommand: (t) => transports.service(t)?.command });
     const maildir = createMaildirAgent({ log, params: main });
-    scheduler = createScheduler({ store, resolver, agents: { maildir }, log, params: main });
+    scheduler = createScheduler({ store, resolver, agents: { maildir }, transports, log, params: main });
     const cleanup = createCleanup({ store, log, params: main, scheduler });
     const listeners = await startListeners(cfg, { tables, resolver, dns, log, cleanup });
     running = { cfg, tables, listeners };
@@ -186,7 +189,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
       return undefined;
     }
     const tables = new TableRegistry({ baseDir: d });
-    const resolver = createResolver(next.main, { tables });
+    const resolver = createResolver(next.main, { tables, transportCommand: (t) => createTransports(next, {}).service(t)?.command });
     const cleanup = createCleanup({ store, log: l, params: next.main, scheduler });
     await Promise.allSettled(old.listeners.map((x) => x.stopAccepting()));
     try {
@@ -195,7 +198,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
       return { cfg: next, tables, listeners };
     } catch (err) {
       l.error(prog, `reload failed to start listeners: ${(err as Error).message}; restoring the old ones`);
-      const listeners = await startListeners(old.cfg, { tables: old.tables, resolver: createResolver(old.cfg.main, { tables: old.tables }), dns: dnsFromParams(old.cfg.main), log: l, cleanup });
+      const listeners = await startListeners(old.cfg, { tables: old.tables, resolver: createResolver(old.cfg.main, { tables: old.tables, transportCommand: (t) => createTransports(old.cfg, {}).service(t)?.command }), dns: dnsFromParams(old.cfg.main), log: l, cleanup });
       return { cfg: old.cfg, tables: old.tables, listeners };
     }
   }

@@ -56,11 +56,18 @@ function referencedNames(values: Iterable<RawValue>): Set<string> {
   return out;
 }
 
-function checkValues(values: Map<string, RawValue>, referenced: Set<string>, diags: Diagnostic[], restrictionClasses: Set<string>, store: ParamStore): void {
+/** Suffixes Postfix accepts after any master.cf transport name ("dovecot_destination_recipient_limit"). */
+const PER_TRANSPORT = /^(.+)_(destination_concurrency_limit|destination_recipient_limit|initial_destination_concurrency|time_limit|destination_rate_delay|destination_concurrency_failed_cohort_limit|extra_recipient_limit|recipient_limit|recipient_refill_limit|recipient_refill_delay|delivery_slot_cost|delivery_slot_discount|delivery_slot_loan|minimum_delivery_slots|destination_concurrency_positive_feedback|destination_concurrency_negative_feedback)$/;
+/** Transports that exist without a master.cf line in Postern. */
+export const BUILTIN_TRANSPORTS = ['smtp', 'relay', 'lmtp', 'local', 'virtual', 'discard', 'error', 'retry'];
+
+function checkValues(values: Map<string, RawValue>, referenced: Set<string>, diags: Diagnostic[], restrictionClasses: Set<string>, store: ParamStore, transports: ReadonlySet<string>): void {
   for (const [name, raw] of values) {
     const decl = paramDecls.get(name);
     if (!decl) {
       if (referenced.has(name) || restrictionClasses.has(name)) continue;
+      const per = PER_TRANSPORT.exec(name);
+      if (per && transports.has(per[1]!)) continue;
       diags.push({ severity: 'warning', file: raw.file, line: raw.line, message: `unknown parameter ${name} (not a Postfix parameter Postern knows; ignored)` });
       continue;
     }
@@ -111,12 +118,13 @@ export function loadConfig(dirArg: string): LoadedConfig {
   const allValues = [...values.values(), ...entries.flatMap((e) => [...e.overrides.values()])];
   const referenced = referencedNames(allValues);
   for (const e of entries) for (const c of e.overrides.get('smtpd_restriction_classes')?.value.split(/[\s,]+/) ?? []) restrictionClasses.add(c);
-  checkValues(values, referenced, diagnostics, restrictionClasses, mainStore);
+  const transports = new Set([...BUILTIN_TRANSPORTS, ...entries.map((e) => e.name)]);
+  checkValues(values, referenced, diagnostics, restrictionClasses, mainStore, transports);
 
   const services: Service[] = [];
   for (const e of entries) {
     const params = mainStore.withOverrides(e.overrides);
-    checkValues(e.overrides, referenced, diagnostics, restrictionClasses, params);
+    checkValues(e.overrides, referenced, diagnostics, restrictionClasses, params, transports);
     const maxproc = e.maxproc === '-' ? params.int('default_process_limit') : Number(e.maxproc);
     if (e.type === 'inet' && e.command === 'smtpd' && !WELL_KNOWN.has(e.name) && !/^(\[[^\]]+\]|[^:]+)?:?\d+$/.test(e.name) && !/^\d+$/.test(e.name)) {
       diagnostics.push({ severity: 'error', file: masterFile, line: e.line, message: `service "${e.name}": not a port, host:port or known service name (smtp, submission, smtps)` });

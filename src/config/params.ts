@@ -114,6 +114,11 @@ export class ParamStore implements Params {
     return splitList(this.str(name));
   }
 
+  byTransport(transport: string, suffix: string, fallback: string): string {
+    const own = this.rawValue(`${transport}_${suffix}`);
+    return own !== undefined && !this.decls.has(`${transport}_${suffix}`) ? this.expand(own).trim() : this.str(fallback);
+  }
+
   isSet(name: string): boolean {
     return this.values.has(name) || (this.parent?.isSet(name) ?? false);
   }

@@ -26,6 +26,12 @@ export interface Params {
   timeMs(name: string): number;
   /** Comma- and/or whitespace-separated list, `$name`-expanded, empty items dropped. */
   list(name: string): string[];
+  /**
+   * A per-transport parameter such as "dovecot_destination_recipient_limit" (Postfix lets
+   * any master.cf service name prefix these): its expanded value when set, else the value
+   * of the declared `fallback` ("default_destination_recipient_limit").
+   */
+  byTransport(transport: string, suffix: string, fallback: string): string;
   /** True when the admin set this parameter (main.cf or a -o override), not just defaulted. */
   isSet(name: string): boolean;
   /** Where the value came from, for diagnostics from later stages. */

@@ -35,6 +35,10 @@ export const queueLog = {
   removed(log: MailLog, program: string, id: string): void {
     log.line(program, `${id}: removed`);
   },
+  /** qmgr at maximal_queue_lifetime, as Postfix: the message goes back to its sender. */
+  expired(log: MailLog, program: string, id: string, sender: string): void {
+    log.line(program, `${id}: from=<${sender}>, status=expired, returned to sender`);
+  },
   /** Postfix would say "status=expired, returned to sender"; we cannot return it yet, so we keep it. */
   expiredKept(log: MailLog, program: string, id: string, sender: string): void {
     log.warning(program, `${id}: from=<${sender}>, maximal_queue_lifetime exceeded; kept in the queue because returning mail to the sender is not implemented yet`);

@@ -28,8 +28,11 @@ export interface QueueStore {
   enqueue(msg: QueuedMessage): Promise<void>;
   /** Up to `limit` messages, not held, whose nextAttempt <= now, oldest retry time first; never one in `exclude`. */
   due(now: number, limit: number, exclude?: ReadonlySet<string>): QueuedMessage[];
-  /** Record a delivery attempt's outcome (not waited for: losing it only means an earlier retry). */
-  updateRecipients(id: string, recipients: QueuedRecipient[], nextAttempt: number, attempts: number): void;
+  /**
+   * Record a delivery attempt's outcome; resolves once it is on stable storage (the
+   * scheduler logs status=sent only after that, so a logged delivery is never repeated).
+   */
+  updateRecipients(id: string, recipients: QueuedRecipient[], nextAttempt: number, attempts: number): Promise<void>;
   /** Delete a finished message; resolves once the deletion is committed (batched). */
   remove(id: string): Promise<void>;
   list(): QueueListEntry[];
@@ -165,14 +168,13 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
       return ids.map((id) => getStmt.get(id) as Row | undefined).filter((r): r is Row => !!r).map(toMessage);
     },
     updateRecipients(id, recipients, nextAttempt, attempts) {
+      if (!writer || closed) return Promise.reject(new QueueWriteError('the queue is open read-only or closed', 'io'));
       try {
-        writer?.write(() => update.run(JSON.stringify(recipients), nextAttempt, attempts, id));
-        // Ask for a sync without waiting: recipients marked done should not be redelivered
-        // after a crash a minute later.
-        writer?.durable().catch(() => undefined);
-      } catch {
-        // XXX: losing a retry-state update only means an earlier retry; the message stays queued.
+        writer.write(() => update.run(JSON.stringify(recipients), nextAttempt, attempts, id));
+      } catch (err) {
+        return Promise.reject(err instanceof QueueWriteError ? err : new QueueWriteError(String(err), 'io'));
       }
+      return writer.durable();
     },
     remove(id) {
       // After close the message simply stays queued (delivered again after restart).

@@ -205,7 +205,7 @@ test('checkRecipient: a table that cannot be read is a temporary failure', async
   assert.equal(formatReply((c as Refused).reply), '451 4.3.0 <bob@example.test>: Temporary lookup failure\r\n');
 });
 
-const brief = (ts: DeliveryTarget[]) => ts.map((t) => (t.kind === 'maildir' ? `maildir ${t.via} ${t.path} ${t.uid ?? '-'}:${t.gid ?? '-'} ${t.recipient}` : t.kind === 'remote' ? `remote ${t.recipient}` : t.kind === 'bounce' || t.kind === 'defer' ? `${t.kind} ${t.dsn} ${t.text}` : `${t.kind} ${t.recipient}`));
+const brief = (ts: DeliveryTarget[]) => ts.map((t) => (t.kind === 'maildir' ? `maildir ${t.via} ${t.path} ${t.uid ?? '-'}:${t.gid ?? '-'} ${t.recipient}` : t.kind === 'remote' ? `remote ${t.recipient}` : t.kind === 'bounce' || t.kind === 'defer' ? `${t.kind} ${t.dsn} ${t.text}` : t.kind === 'transport' ? `${t.transport}:${t.nexthop} ${t.recipient}` : `${t.kind} ${t.recipient}`));
 
 test('expand: local user to home Maildir with uid/gid, extension kept as recipient', async () => {
   const r = resolver();
@@ -222,10 +222,10 @@ test('expand: aliases — chains, lists, Maildir path, forward, unsupported kind
   assert.deepEqual(brief(await r.expand('team@mx.test')), [
     `maildir local ${dir}/home/alice/Maildir/ 1001:1002 alice@mx.test`,
     `maildir local ${dir}/home/bob/Maildir/ 1003:1004 bob@mx.test`,
-    'remote carol@elsewhere.example',
+    'smtp:elsewhere.example carol@elsewhere.example',
   ]);
   assert.deepEqual(brief(await r.expand('archive@mx.test')), ['maildir local /srv/mail/archive/ -:- archive@mx.test']);
-  assert.deepEqual(brief(await r.expand('fwd@mx.test')), ['remote someone@remote.example']);
+  assert.deepEqual(brief(await r.expand('fwd@mx.test')), ['smtp:remote.example someone@remote.example']);
   assert.deepEqual(brief(await r.expand('tovirt@mx.test')), ['maildir virtual /srv/vmail/example.test/bob/ -:- bob@example.test']);
   assert.deepEqual(brief(await r.expand('mboxer@mx.test')), ['defer 4.3.0 alias mboxer: delivery to mbox file /var/mail/file is not supported yet']);
   assert.deepEqual(brief(await r.expand('piper@mx.test')), ['defer 4.3.0 alias piper: delivery to a command is not supported yet']);
@@ -262,7 +262,7 @@ test('expand: virtual aliases, recursion, loops and extension propagation', asyn
   const r = resolver();
   assert.deepEqual(brief(await r.expand('info@alias.test')), [
     'maildir virtual /srv/vmail/example.test/bob/ -:- bob@example.test',
-    'remote someone@remote.example',
+    'smtp:remote.example someone@remote.example',
   ]);
   assert.deepEqual(brief(await r.expand('self@example.test')), ['bounce 5.1.1 unknown user: "self@example.test"', 'maildir virtual /srv/vmail/example.test/bob/ -:- bob@example.test']);
   assert.deepEqual(brief(await r.expand('a@alias.test')), ['bounce 5.1.1 unknown user: "a@alias.test"']);
@@ -289,7 +289,7 @@ test('expand: virtual mailboxes with static uid/gid, catch-all, mbox refusal, mi
 
 test('expand: relay, default and tricks are remote targets', async () => {
   const r = resolver();
-  assert.deepEqual(brief(await r.expand('x@relay.test')), ['remote x@relay.test']);
-  assert.deepEqual(brief(await r.expand('x@example.com')), ['remote x@example.com']);
-  assert.deepEqual(brief(await r.expand('user%evil.example@mx.test')), ['remote user%evil.example@mx.test']);
+  assert.deepEqual(brief(await r.expand('x@relay.test')), ['relay:relay.test x@relay.test']);
+  assert.deepEqual(brief(await r.expand('x@example.com')), ['smtp:example.com x@example.com']);
+  assert.deepEqual(brief(await r.expand('user%evil.example@mx.test')), ['smtp:evil.example user%evil.example@mx.test']);
 });

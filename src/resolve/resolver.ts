@@ -46,6 +46,7 @@ import type { AddressClass, AddressClassName, AddressResolver, DeliveryTarget, R
 import { splitAliasValues } from './aliases.js';
 import { TableError } from '../tables/types.js';
 import { isAliasFileType } from '../tables/open.js';
+import { createRouter, BUILTIN_TRANSPORT_COMMANDS, type Route } from './transport.js';
 
 interface DomainList {
   plain: Set<string>;
@@ -71,6 +72,8 @@ export interface ResolverDeps {
   passwd?: LookupTable;
   /** The uid Postern runs as (default: process.getuid()); picks postmaster's fallback mailbox. */
   uid?: number;
+  /** The delivery agent (master.cf command) of a transport name; default: the built-in transports only. */
+  transportCommand?: (transport: string) => string | undefined;
 }
 
 export function createResolver(params: Params, deps: ResolverDeps): AddressResolver {
@@ -135,6 +138,10 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
   const mailboxBase = params.str('virtual_mailbox_base');
   const homeMailbox = params.str('home_mailbox');
   const myUid = deps.uid ?? process.getuid?.() ?? 0;
+  const router = createRouter(params, deps.tables);
+  const commandOf = deps.transportCommand ?? ((t: string) => BUILTIN_TRANSPORT_COMMANDS[t]);
+  const toTransport = (route: Route, rcpt: string, orig: string): DeliveryTarget =>
+    ({ kind: 'transport', transport: route.transport, nexthop: route.nexthop, recipient: rcpt, originalRecipient: orig });
 
   async function inDomainList(list: DomainList, domain: string, parents: boolean): Promise<boolean> {
     if (list.plain.has(domain)) return true;
@@ -221,7 +228,12 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
 
   async function userMailbox(user: string, rcpt: string, orig: string): Promise<DeliveryTarget> {
     const pw = await passwd.lookup(user);
-    if (!pw) return { kind: 'bounce', recipient: rcpt, originalRecipient: orig, dsn: '5.1.1', text: `unknown user: "${user}"` };
+    if (!pw) {
+      // local(8): a name that is not a UNIX user goes to fallback_transport when there is one.
+      if (router.fallbackTransport) return toTransport(withNexthop(router.fallbackTransport), rcpt, orig);
+      return { kind: 'bounce', recipient: rcpt, originalRecipient: orig, dsn: '5.1.1', text: `unknown user: "${user}"` };
+    }
+    if (router.mailboxTransport) return toTransport(withNexthop(router.mailboxTransport), rcpt, orig);
     const f = pw.split(':');
     const home = f[5] || '/';
     if (!homeMailbox.endsWith('/')) {
@@ -229,6 +241,11 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
     }
     const path = `${home.replace(/\/+$/, '')}/${homeMailbox.replace(/^\/+/, '')}`;
     return { kind: 'maildir', via: 'local', path, uid: Number(f[2]), gid: Number(f[3]), recipient: rcpt, originalRecipient: orig };
+  }
+
+  /** local(8) hands over with $myhostname as next hop when the transport names none. */
+  function withNexthop(r: Route): Route {
+    return r.nexthop ? r : { transport: r.transport, nexthop: params.str('myhostname') };
   }
 
   /** The passwd name for our own uid (postmaster's fallback mailbox). */
@@ -248,6 +265,8 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
   interface Walk {
     seen: Set<string>;
     budget: { left: number };
+    /** The envelope sender, for sender_dependent_relayhost_maps. */
+    sender?: string;
   }
 
   function aliasValueTarget(val: string, base: string, rcpt: string, orig: string): DeliveryTarget | undefined {
@@ -272,7 +291,7 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
         const direct = aliasValueTarget(val, name, address, orig);
         if (direct) out.push(direct);
         else if (!val.includes('@') && splitExt(val.toLowerCase()).base === base) out.push(await userMailbox(base, address, orig)); // "root: root, …" delivers to the user itself
-        else out.push(...(await walk(val.includes('@') ? val : `${val}@${domain}`, orig, depth + 1, { seen, budget: w.budget })));
+        else out.push(...(await walk(val.includes('@') ? val : `${val}@${domain}`, orig, depth + 1, { ...w, seen })));
       }
       return out;
     }
@@ -321,16 +340,25 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
         for (const v of splitList(va.value)) {
           const p = splitAddress(v);
           const next = addExt && p.domain ? `${p.local}${addExt}@${p.domain}` : v;
-          out.push(...(await walk(next, orig, depth + 1, { seen, budget: w.budget })));
+          out.push(...(await walk(next, orig, depth + 1, { ...w, seen })));
         }
         return out;
       }
     }
-    if (cls.className === 'local') return expandLocal(address, local, domain, orig, depth, w);
-    if (cls.className === 'virtual_mailbox') return expandVirtualMailbox(address, local, domain, orig);
     if (cls.className === 'virtual_alias') return [{ kind: 'bounce', recipient: address, originalRecipient: orig, dsn: '5.1.1', text: `unknown user: "${address.toLowerCase()}"` }];
-    return [{ kind: 'remote', recipient: address, originalRecipient: orig }];
+    const route = await router.route(`${local}@${domain}`, cls.className, w.sender);
+    const command = commandOf(route.transport);
+    if (command === undefined) {
+      return [{ kind: 'defer', recipient: address, originalRecipient: orig, dsn: '4.3.0', text: `mail transport unavailable: no master.cf service "${route.transport}"` }];
+    }
+    if (cls.className === 'local' && command === 'local') return expandLocal(address, local, domain, orig, depth, w);
+    if (cls.className === 'virtual_mailbox' && command === 'virtual') return expandVirtualMailbox(address, local, domain, orig);
+    if (command === 'local' || command === 'virtual') {
+      // local/virtual for a domain that is not ours (a transport_maps entry): Postfix would bounce it as unknown.
+      return [{ kind: 'bounce', recipient: address, originalRecipient: orig, dsn: '5.1.1', text: `unknown user: "${address.toLowerCase()}"` }];
+    }
+    return [toTransport(route, address, orig)];
   }
 
-  return { classify, checkRecipient, expand: (a) => walk(a, a, 0, { seen: new Set(), budget: { left: MAX_RESULTS } }) };
+  return { classify, checkRecipient, expand: (a, opts) => walk(a, a, 0, { seen: new Set(), budget: { left: MAX_RESULTS }, sender: opts?.sender }) };
 }

@@ -40,5 +40,5 @@ export interface AddressResolver {
   /** Does this recipient exist (local users, aliases, virtual maps)? Builds Postfix's 550 5.1.1 wording. */
   checkRecipient(address: string): Promise<RecipientCheck>;
   /** Expand aliases/virtual aliases and return where each copy is delivered. */
-  expand(address: string): Promise<DeliveryTarget[]>;
+  expand(address: string, opts?: { sender?: string }): Promise<DeliveryTarget[]>;
 }

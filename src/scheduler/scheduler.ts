@@ -8,12 +8,14 @@
 import type { QueueStore } from '../queue/store.js';
 import type { QueuedMessage, QueuedRecipient } from '../queue/types.js';
 import type { AddressResolver, DeliveryTarget } from '../resolve/types.js';
-import type { DeliveryAgent, DeliveryOutcome } from '../delivery/types.js';
+import type { DeliveryAgent } from '../delivery/types.js';
 import type { MailLog } from '../log/maillog.js';
 import { programName } from '../log/maillog.js';
 import { queueLog } from '../log/queue-events.js';
 import type { Params } from '../config/types.js';
 import { nextRetryDelay } from './backoff.js';
+import { createTransportDispatcher, type Transports, type TransportTarget, type TargetResult } from './transports.js';
+import type { TransportOutcome } from '../delivery/types.js';
 
 export interface Scheduler {
   start(): void;
@@ -21,20 +23,45 @@ export interface Scheduler {
   submitted(msg: QueuedMessage): void;
   /** Look at the queue again (deferred messages whose time has come). */
   wake(): void;
+  /** `postern queue flush`: retry suspended destinations and defer_transports in the next scan. */
+  flush(): void;
   stop(): Promise<void>;
 }
 
 /** Deferral text for mail that needs outbound SMTP, which Postern does not have yet. */
 export const REMOTE_NOT_AVAILABLE = 'delivery to remote domains not available yet';
 
-export function createScheduler(deps: { store: QueueStore; resolver: AddressResolver; agents: { maildir: DeliveryAgent }; log: MailLog; params: Params }): Scheduler {
-  const { store, resolver, agents, log, params } = deps;
+/** One delivery result handed to the notifier (bounces, delay and success notices). */
+export type NoticeResult = TargetResult & { readonly queued: QueuedRecipient };
+/** Sends DSNs for one attempt's results (dsn/); `expired` marks recipients returned at maximal_queue_lifetime. */
+export type Notifier = (msg: QueuedMessage, results: readonly NoticeResult[], opts: { expired: boolean }) => Promise<void>;
+
+export interface SchedulerDeps {
+  store: QueueStore;
+  resolver: AddressResolver;
+  /** Local agents: Maildir, and local(8) deliveries to |command and /file when available. */
+  agents: { maildir: DeliveryAgent; command?: DeliveryAgent; file?: DeliveryAgent };
+  /** master.cf transports and their agents (smtp, lmtp, pipe, discard, error). */
+  transports?: Transports;
+  /** Bounces and notices; without it, bounced recipients are only logged and expired mail stays queued. */
+  notify?: Notifier;
+  log: MailLog;
+  params: Params;
+}
+
+export function createScheduler(deps: SchedulerDeps): Scheduler {
+  const { store, resolver, agents, log, params, notify } = deps;
+  const dispatcher = createTransportDispatcher({ transports: deps.transports ?? { service: () => undefined, agent: () => undefined }, params });
+  const localProgram = programName(params.str('syslog_name'), 'local');
+  const bounceLifetime = params.timeMs('bounce_queue_lifetime');
+  // A queue flush (postern queue flush) retries suspended destinations and defer_transports once.
+  let flushing = false;
   const syslogName = params.str('syslog_name');
   const qmgr = programName(syslogName, 'qmgr');
   const concurrency = params.int('postern_delivery_concurrency_limit');
   const minBackoff = params.timeMs('minimal_backoff_time');
   const maxBackoff = params.timeMs('maximal_backoff_time');
-  const lifetime = params.timeMs('maximal_queue_lifetime');
+  const maxLifetime = params.timeMs('maximal_queue_lifetime');
   const runDelay = params.timeMs('queue_run_delay');
   const inflight = new Map<string, Promise<void>>();
   // Delivered messages whose deletion is not committed yet: never pick them up again.
@@ -71,6 +98,7 @@ export function createScheduler(deps: { store: QueueStore; resolver: AddressReso
     const due = store.due(Date.now(), room, exclude);
     if (due.length < room) scanQueue = false;
     for (const msg of due) launch(msg);
+    if (!scanQueue) flushing = false;
   }
 
   function wake(): void {
@@ -80,81 +108,128 @@ export function createScheduler(deps: { store: QueueStore; resolver: AddressReso
     }
   }
 
-  function finish(id: string): void {
-    finishing.add(id);
-    void store.remove(id).finally(() => finishing.delete(id));
-  }
-
   async function deliverMessage(msg: QueuedMessage): Promise<void> {
     const started = Date.now();
+    const flush = flushing;
     const recipients: QueuedRecipient[] = msg.recipients.map((r) => ({ ...r }));
     const pending = recipients.filter((r) => r.status !== 'done');
     // Expand every pending recipient, remembering which queue recipient each target serves.
     const byTarget = new Map<DeliveryTarget, QueuedRecipient>();
-    const outcomes: DeliveryOutcome[] = [];
-    const maildirTargets: DeliveryTarget[] = [];
+    const results: TargetResult[] = [];
+    const local: DeliveryTarget[] = [];
+    const routed: { target: TransportTarget; queued: QueuedRecipient }[] = [];
+    const direct = (t: DeliveryTarget, status: TransportOutcome['status'], dsn: string, text: string, relay: string, program = localProgram): void => {
+      results.push({ target: t, program, outcome: { recipient: { recipient: t.recipient, originalRecipient: t.originalRecipient }, status, dsn, text, relay } });
+    };
     for (const r of pending) {
       let targets: DeliveryTarget[];
       try {
-        targets = await resolver.expand(r.address);
+        targets = await resolver.expand(r.address, { sender: msg.sender });
       } catch (err) {
         targets = [{ kind: 'defer', recipient: r.address, originalRecipient: r.address, dsn: '4.3.0', text: `address resolution failed: ${(err as Error).message}` }];
       }
       for (const t of targets) {
         byTarget.set(t, r);
-        if (t.kind === 'maildir') maildirTargets.push(t);
-        else if (t.kind === 'remote') outcomes.push({ target: t, status: 'deferred', dsn: '4.4.1', text: REMOTE_NOT_AVAILABLE, relay: 'none' });
-        else if (t.kind === 'bounce') outcomes.push({ target: t, status: 'bounced', dsn: t.dsn, text: t.text, relay: 'local' });
-        else if (t.kind === 'defer') outcomes.push({ target: t, status: 'deferred', dsn: t.dsn, text: t.text, relay: 'local' });
+        if (t.kind === 'maildir' || t.kind === 'command' || t.kind === 'file') local.push(t);
+        else if (t.kind === 'transport') routed.push({ target: t, queued: r });
+        else if (t.kind === 'remote') direct(t, 'deferred', '4.4.1', REMOTE_NOT_AVAILABLE, 'none', qmgr);
+        else if (t.kind === 'bounce') direct(t, 'bounced', t.dsn, t.text, 'local');
+        else direct(t, 'deferred', t.dsn, t.text, 'local');
       }
     }
     const transmitStart = Date.now();
-    if (maildirTargets.length) outcomes.push(...(await agents.maildir.deliver(msg, maildirTargets)));
+    const [localResults, transportResults] = await Promise.all([deliverLocal(msg, local), routed.length ? dispatcher.deliver(msg, routed, { flush }) : Promise.resolve([])]);
+    results.push(...localResults, ...transportResults);
     const end = Date.now();
 
     // A queue recipient is done when all its targets are sent or bounced; deferred otherwise.
-    const state = new Map<QueuedRecipient, { deferred?: string }>();
-    for (const o of outcomes) {
-      const r = byTarget.get(o.target)!;
-      const s = state.get(r) ?? {};
-      if (o.status === 'deferred') s.deferred = o.text;
-      state.set(r, s);
-      const program = programName(syslogName, o.relay === 'virtual' ? 'virtual' : o.relay === 'none' ? 'qmgr' : 'local');
-      queueLog.delivery(log, program, msg.id, {
-        to: o.target.recipient, origTo: o.target.originalRecipient, relay: o.relay,
-        // Postfix's delays=a/b/c/d: before the queue manager picked the message up, in the
-        // queue manager (address resolution here), connection setup (none for local
-        // delivery), transmission.
-        delay: (end - msg.arrival) / 1000,
-        delays: [(started - msg.arrival) / 1000, (transmitStart - started) / 1000, 0, (end - transmitStart) / 1000],
-        dsn: o.dsn, status: o.status, text: o.text,
-      });
-      // XXX: bounce messages (RFC 3464 DSNs) to the sender arrive with the DSN issue; bounced
-      // recipients are logged with status=bounced and leave the queue.
-    }
+    const deferred = new Map<QueuedRecipient, string>();
+    for (const res of results) if (res.outcome.status === 'deferred') deferred.set(byTarget.get(res.target)!, res.outcome.text);
     for (const r of pending) {
-      const s = state.get(r);
-      if (!s || s.deferred === undefined) {
+      const why = deferred.get(r);
+      if (why === undefined) {
         r.status = 'done';
         delete r.reason;
       } else {
         r.status = 'deferred';
-        r.reason = s.deferred;
+        r.reason = why;
       }
     }
-    if (recipients.every((r) => r.status === 'done')) {
-      finish(msg.id);
+    const allDone = recipients.every((r) => r.status === 'done');
+    // Record the outcome durably BEFORE logging it: a recipient logged status=sent is never
+    // delivered again after a crash (a crash before this point is "mid-delivery").
+    if (allDone) {
+      finishing.add(msg.id);
+      try {
+        await store.remove(msg.id);
+      } finally {
+        finishing.delete(msg.id);
+      }
+    } else {
+      const attempts = msg.attempts + 1;
+      await store.updateRecipients(msg.id, recipients, end + nextRetryDelay(end - msg.arrival, minBackoff, maxBackoff), attempts).catch((err: Error) => {
+        log.warning(qmgr, `${msg.id}: cannot record delivery state: ${err.message}`);
+      });
+    }
+    for (const res of results) {
+      const o = res.outcome;
+      queueLog.delivery(log, res.program, msg.id, {
+        to: o.recipient.recipient, origTo: o.recipient.originalRecipient, relay: o.relay,
+        // Postfix's delays=a/b/c/d: before the queue manager picked the message up, in the
+        // queue manager (address resolution here), connection setup, transmission.
+        delay: (end - msg.arrival) / 1000,
+        delays: [(started - msg.arrival) / 1000, (transmitStart - started) / 1000, o.connectSeconds ?? 0, Math.max(0, (end - transmitStart) / 1000 - (o.connectSeconds ?? 0))],
+        dsn: o.dsn, status: o.status, text: o.text,
+      });
+    }
+    await notify?.(msg, results.map((r) => ({ ...r, queued: byTarget.get(r.target)! })), { expired: false });
+    if (allDone) {
       queueLog.removed(log, qmgr, msg.id);
       return;
     }
+    const lifetime = msg.sender === '' ? bounceLifetime : maxLifetime;
     if (end - msg.arrival > lifetime) {
-      // XXX: Postfix returns the message to the sender here ("status=expired, returned to
-      // sender"). Without bounce messages that would silently drop mail, so the message stays
-      // queued, retried every maximal_backoff_time, with a warning each time.
+      if (notify) {
+        await expire(msg, recipients);
+        return;
+      }
+      // Without bounce messages the mail stays queued rather than disappear.
       queueLog.expiredKept(log, qmgr, msg.id, msg.sender);
     }
-    const attempts = msg.attempts + 1;
-    store.updateRecipients(msg.id, recipients, end + nextRetryDelay(end - msg.arrival, minBackoff, maxBackoff), attempts);
+  }
+
+  /** maximal_queue_lifetime passed: the deferred recipients are returned to the sender. */
+  async function expire(msg: QueuedMessage, recipients: QueuedRecipient[]): Promise<void> {
+    const left = recipients.filter((r) => r.status !== 'done');
+    await notify!(msg, left.map((r) => {
+      const target: DeliveryTarget = { kind: 'bounce', recipient: r.address, originalRecipient: r.address, dsn: '4.4.7', text: r.reason ?? 'message expired' };
+      return { target, queued: r, program: qmgr, outcome: { recipient: { recipient: r.address, originalRecipient: r.address, orcpt: r.orcpt, notify: r.notify }, status: 'bounced', dsn: '4.4.7', text: r.reason ?? 'message expired', relay: 'none' } };
+    }), { expired: true });
+    finishing.add(msg.id);
+    try {
+      await store.remove(msg.id);
+    } finally {
+      finishing.delete(msg.id);
+    }
+    queueLog.expired(log, qmgr, msg.id, msg.sender);
+    queueLog.removed(log, qmgr, msg.id);
+  }
+
+  async function deliverLocal(msg: QueuedMessage, targets: DeliveryTarget[]): Promise<TargetResult[]> {
+    const out: TargetResult[] = [];
+    const groups = new Map<DeliveryAgent, DeliveryTarget[]>();
+    for (const t of targets) {
+      const agent = t.kind === 'maildir' ? agents.maildir : t.kind === 'command' ? agents.command : agents.file;
+      if (agent) groups.set(agent, [...(groups.get(agent) ?? []), t]);
+      else out.push({ target: t, program: localProgram, outcome: { recipient: { recipient: t.recipient, originalRecipient: t.originalRecipient }, status: 'deferred', dsn: '4.3.0', text: `delivery to ${t.kind === 'command' ? 'a command' : 'a file'} is not available`, relay: 'local' } });
+    }
+    for (const [agent, ts] of groups) {
+      for (const o of await agent.deliver(msg, ts)) {
+        const program = programName(syslogName, o.relay === 'virtual' ? 'virtual' : 'local');
+        out.push({ target: o.target, program, outcome: { recipient: { recipient: o.target.recipient, originalRecipient: o.target.originalRecipient }, status: o.status, dsn: o.dsn, text: o.text, relay: o.relay } });
+      }
+    }
+    return out;
   }
 
   return {
@@ -174,6 +249,12 @@ export function createScheduler(deps: { store: QueueStore; resolver: AddressReso
       wake();
     },
     wake: () => {
+      scanQueue = true;
+      wake();
+    },
+    flush: () => {
+      flushing = true;
+      dispatcher.revive();
       scanQueue = true;
       wake();
     },

@@ -24,7 +24,6 @@ export const deliveryParams = declare([
   { name: 'allow_percent_hack', type: 'bool', default: 'yes', doc: 'Treat user%domain as user@domain when resolving.' },
   { name: 'swap_bangpath', type: 'bool', default: 'yes', doc: 'Treat site!user as user@site when resolving.' },
   { name: 'propagate_unmatched_extensions', type: 'list', default: 'canonical, virtual', doc: 'Where address extensions are kept when an alias matched without them.' },
-  { name: 'local_transport', type: 'string', default: 'local:$myhostname', doc: 'Delivery for mydestination (Postern: built-in Maildir agent).' },
   { name: 'luser_relay', type: 'string', default: '', doc: 'Not supported: unknown local users are refused at RCPT.', noEffect: 'Postern refuses unknown users at RCPT instead of forwarding them' },
   { name: 'owner_request_special', type: 'bool', default: 'yes', doc: 'owner-list addresses get special sender treatment.', noEffect: 'no mailing-list expansion in Postern' },
   { name: 'append_at_myorigin', type: 'bool', default: 'yes', doc: 'Append @$myorigin to bare local parts (sender and recipient).' },

@@ -12,9 +12,9 @@ function planned(feature: string, names: [string, string][]): ParamDecl[] {
 export const futureParams = declare([
   ...planned('milters', [['milter_macro_daemon_name', '$myhostname']]),
   ...planned('outbound SMTP delivery', [
-    ['relayhost', ''], ['smtp_tls_security_level', ''], ['smtp_tls_loglevel', '0'], ['smtp_tls_note_starttls_offer', 'no'],
+    ['smtp_tls_security_level', ''], ['smtp_tls_loglevel', '0'], ['smtp_tls_note_starttls_offer', 'no'],
     ['smtp_helo_timeout', '300s'], ['smtp_connect_timeout', '30s'], ['smtp_data_done_timeout', '600s'],
-    ['smtp_send_xforward_command', 'no'], ['relay_recipient_maps', ''], ['default_destination_concurrency_limit', '20'],
+    ['smtp_send_xforward_command', 'no'], ['relay_recipient_maps', ''],
   ]),
   ...planned('rate limits (anvil)', [
     ['anvil_rate_time_unit', '60s'], ['smtpd_client_connection_count_limit', '50'], ['smtpd_client_connection_rate_limit', '0'],
@@ -22,5 +22,5 @@ export const futureParams = declare([
   ]),
   ...planned('header and body checks', [['header_checks', ''], ['body_checks', ''], ['mime_header_checks', '$header_checks'], ['nested_header_checks', '$header_checks']]),
   ...planned('content filters and milters', [['content_filter', ''], ['smtpd_milters', ''], ['non_smtpd_milters', ''], ['milter_default_action', 'tempfail']]),
-  ...planned('delivery through LMTP or pipe transports', [['mailbox_transport', ''], ['virtual_transport', 'virtual'], ['mailbox_command', ''], ['mailbox_size_limit', '51200000']]),
+  ...planned('delivery through a mailbox command', [['mailbox_command', '']]),
 ]);

@@ -13,10 +13,11 @@ import { tablesParams } from './tables.js';
 import { noeffectParams } from './noeffect.js';
 import { futureParams } from './future.js';
 import { tlsParams } from './tls.js';
+import { routingParams } from './routing.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
-  ...deliveryParams, ...dnsParams, ...tablesParams, ...noeffectParams, ...futureParams, ...tlsParams,
+  ...deliveryParams, ...dnsParams, ...tablesParams, ...noeffectParams, ...futureParams, ...tlsParams, ...routingParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {
