@@ -348,9 +348,7 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
     if (cls.className === 'virtual_alias') return [{ kind: 'bounce', recipient: address, originalRecipient: orig, dsn: '5.1.1', text: `unknown user: "${address.toLowerCase()}"` }];
     const route = await router.route(`${local}@${domain}`, cls.className, w.sender);
     const command = commandOf(route.transport);
-    if (command === undefined) {
-      return [{ kind: 'defer', recipient: address, originalRecipient: orig, dsn: '4.3.0', text: `mail transport unavailable: no master.cf service "${route.transport}"` }];
-    }
+    // An unknown transport is still a transport target: the scheduler defers it as Postfix's qmgr does.
     if (cls.className === 'local' && command === 'local') return expandLocal(address, local, domain, orig, depth, w);
     if (cls.className === 'virtual_mailbox' && command === 'virtual') return expandVirtualMailbox(address, local, domain, orig);
     if (command === 'local' || command === 'virtual') {

@@ -114,7 +114,7 @@ test('a fresh message is delivered, logged as Postfix does, and removed from the
   const m = message(['alice@kit.test']);
   await r.store.enqueue(m);
   r.sched.submitted(m);
-  await until('removal', () => r.store.count() === 0);
+  await until('removal', () => r.store.count() === 0 && r.log.lines.some((l) => l.endsWith(': removed')));
   assert.deepEqual(r.agent.calls, [['alice@kit.test']]);
   assert.equal(r.log.lines.length, 2);
   assert.match(r.log.lines[0]!, new RegExp(`^postfix/virtual: ${m.id}: to=<alice@kit\\.test>, relay=virtual, ${DELAYS}, dsn=2\\.0\\.0, status=sent \\(delivered to maildir\\)$`));
@@ -134,7 +134,7 @@ test('aliases: one queue recipient, several targets, orig_to only where the addr
   const m = message(['team@kit.test', 'c@kit.test']);
   await r.store.enqueue(m);
   r.sched.submitted(m);
-  await until('removal', () => r.store.count() === 0);
+  await until('removal', () => r.store.count() === 0 && r.log.lines.some((l) => l.endsWith(': removed')));
   assert.deepEqual(r.agent.calls, [['a@kit.test', 'b@kit.test', 'c@kit.test']], 'one agent call for the whole message');
   const lines = r.log.lines.join('\n');
   assert.match(lines, new RegExp(`postfix/local: ${m.id}: to=<a@kit\\.test>, orig_to=<team@kit\\.test>, relay=local, `));
@@ -191,7 +191,7 @@ test('bounced recipients leave the queue with status=bounced', async () => {
   const m = message(['gone@kit.test', 'full@kit.test']);
   await r.store.enqueue(m);
   r.sched.submitted(m);
-  await until('removal', () => r.store.count() === 0);
+  await until('removal', () => r.store.count() === 0 && r.log.lines.some((l) => l.endsWith(': removed')));
   const lines = r.log.lines.join('\n');
   assert.match(lines, new RegExp(`postfix/local: ${m.id}: to=<gone@kit\\.test>, relay=local, ${DELAYS}, dsn=5\\.1\\.1, status=bounced \\(unknown user: "gone"\\)`));
   assert.match(lines, new RegExp(`postfix/virtual: ${m.id}: to=<full@kit\\.test>, relay=virtual, ${DELAYS}, dsn=5\\.2\\.2, status=bounced \\(mailbox full\\)`));

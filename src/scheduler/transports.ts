@@ -80,7 +80,7 @@ export function createTransportDispatcher(deps: { transports: Transports; params
 
   async function deliverGroup(msg: QueuedMessage, transport: string, nexthop: string, group: { target: TransportTarget; routed: RoutedRecipient }[], flush: boolean): Promise<TargetResult[]> {
     const svc = transports.service(transport);
-    const program = `${svc?.params.str('syslog_name') ?? params.str('syslog_name')}/${svc?.command ?? transport}`;
+    const program = `${svc?.params.str('syslog_name') ?? params.str('syslog_name')}/${svc?.command ?? 'qmgr'}`;
     const results = (outcomes: TransportOutcome[]): TargetResult[] =>
       outcomes.map((o) => ({ target: group.find((g) => g.routed === o.recipient)!.target, outcome: o, program }));
     if (!svc) return results(group.map((g) => outcome(g.routed, 'deferred', '4.3.0', `mail transport unavailable: no master.cf service "${transport}"`)));
