@@ -65,6 +65,11 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   const master = programName(main.str('syslog_name'), 'master');
   for (const key of ['queue_directory', 'data_directory'] as const) mkdirSync(main.str(key), { recursive: true, mode: 0o700 });
   const log = new MailLog({ file: main.str('maillog_file'), hostname: main.str('myhostname'), echo: opts.verbose });
+  // `postern queue …` and `postern sendmail` send SIGUSR1 after changing the queue
+  // (cli/daemon-wake.ts). The handler goes in before the pid file exists: without one,
+  // Node answers SIGUSR1 by starting its inspector.
+  let wakeScheduler = (): void => undefined;
+  process.on('SIGUSR1', () => wakeScheduler());
   const removePid = writePidFile(join(main.str('data_directory'), 'postern.pid'));
 
   const dns = dnsFromParams(main);
@@ -117,6 +122,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
     return 1;
   }
   scheduler.start();
+  wakeScheduler = () => scheduler.wake();
   log.line(master, `daemon started -- version ${packageVersion()}, configuration ${dir}`);
   process.stderr.write(`postern: ready (${running.listeners.flatMap((l) => l.addresses.map((a) => `${a.address}:${a.port}`)).join(', ')})\n`);
 

@@ -52,3 +52,12 @@ export function receivedHeader(f: SessionFacts, opts: { myhostname: string; mail
   if (opts.recipients.length === 1) return `${h}\r\n\tfor <${opts.recipients[0]}>; ${rfc5322Date(opts.date)}\r\n`;
   return `${h};\r\n\t${rfc5322Date(opts.date)}\r\n`;
 }
+
+/**
+ * The Received: header of a locally submitted message, as Postfix's pickup(8) writes it:
+ * "Received: by HOST (MAIL_NAME, from userid UID)" and "\tid ID; DATE" (no "from" clause:
+ * there is no client; no "for": pickup never names a recipient).
+ */
+export function pickupReceivedHeader(opts: { myhostname: string; mailName: string; uid: number; queueId: string; date: Date }): string {
+  return `Received: by ${opts.myhostname} (${opts.mailName}, from userid ${opts.uid})\r\n\tid ${opts.queueId}; ${rfc5322Date(opts.date)}\r\n`;
+}

@@ -19,7 +19,12 @@ commands:
   reload          reload the configuration (SIGHUP)
   status          say whether Postern is running
   check           validate main.cf and master.cf (exit 1 on errors)
-  queue           list the queue like mailq
+  queue [list]    list the queue like mailq
+  queue flush [ID…] | hold ID…|ALL | release ID…|ALL | delete ID…|ALL|deferred
+        | requeue ID…|ALL | show ID
+                  change the queue of the running server (postqueue/postsuper/postcat)
+  sendmail [-t] [-i] [-f sender] [-F name] [-bs] [--] [rcpt…]
+                  submit a message from stdin, like sendmail(1) (also bin/sendmail.js)
   user add|passwd|remove|list [--file F] [name]
                   manage built-in SASL users (Dovecot passwd-file format)
   version         print the version
@@ -27,7 +32,29 @@ commands:
 
 const DEFAULT_CONFIG_DIR = '/etc/postern';
 
+/**
+ * `postern [-c DIR] sendmail …`: sendmail's own options (-t, -i, -oi, -f …) are not ours,
+ * so its arguments are handed over unparsed; undefined when the command is another one.
+ */
+function sendmailCommand(argv: string[]): { config?: string; rest: string[] } | undefined {
+  let config: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if ((a === '-c' || a === '--config') && i + 1 < argv.length) config = argv[++i];
+    else if (a.startsWith('--config=')) config = a.slice('--config='.length);
+    else if (a.startsWith('-c') && a.length > 2) config = a.slice(2);
+    else if (a === '-v' || a === '--verbose') continue;
+    else return a === 'sendmail' ? { config, rest: argv.slice(i + 1) } : undefined;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  const sendmail = sendmailCommand(argv);
+  if (sendmail) {
+    const { runSendmail } = await import('./sendmail.js');
+    return runSendmail(resolve(sendmail.config ?? process.env.POSTERN_CONFIG_DIR ?? DEFAULT_CONFIG_DIR), sendmail.rest);
+  }
   let parsed;
   try {
     parsed = parseArgs({

@@ -44,3 +44,24 @@ export const queueLog = {
     log.warning(program, `${id}: from=<${sender}>, maximal_queue_lifetime exceeded; kept in the queue because returning mail to the sender is not implemented yet`);
   },
 };
+
+/** What the queue tools (postsuper) and local submission (pickup) log, Postfix's wording. */
+export const toolLog = {
+  /** postsuper -d; qmgr's "removed" after delivery is queueLog.removed. */
+  removed(log: MailLog, program: string, id: string): void {
+    log.line(program, `${id}: removed`);
+  },
+  placedOnHold(log: MailLog, program: string, id: string): void {
+    log.line(program, `${id}: placed on hold`);
+  },
+  releasedFromHold(log: MailLog, program: string, id: string): void {
+    log.line(program, `${id}: released from hold`);
+  },
+  requeued(log: MailLog, program: string, id: string): void {
+    log.line(program, `${id}: requeued`);
+  },
+  /** pickup: "ID: uid=0 from=<root>" (the sender as submitted, before qualification). */
+  pickup(log: MailLog, program: string, id: string, uid: number, sender: string): void {
+    log.line(program, `${id}: uid=${uid} from=<${sender}>`);
+  },
+};

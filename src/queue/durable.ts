@@ -62,6 +62,8 @@ export class DurableWriter {
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
       if (code === 'SQLITE_FULL' || code === 'ENOSPC') throw new QueueWriteError((err as Error).message, 'nospace');
+      // Only local submission can meet an ID already taken (queue-id.ts); it retries.
+      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new QueueWriteError((err as Error).message, 'exists');
       throw new QueueWriteError((err as Error).message, 'io');
     }
   }

@@ -38,7 +38,30 @@ export interface QueueStore {
   list(): QueueListEntry[];
   get(id: string): QueuedMessage | undefined;
   count(): number;
+  /** Is the message still queued? False once delivered or deleted (`postern queue delete`). */
+  exists(id: string): boolean;
+  /** Is the message on hold? False when it does not exist. */
+  isHeld(id: string): boolean;
+  /**
+   * Administrative changes (postsuper/postqueue), each committed durably before it
+   * resolves; each resolves to the IDs it actually changed (unknown IDs, and messages
+   * already in the wanted state, are left out). Rejects with QueueWriteError.
+   */
+  admin: QueueAdmin;
   close(): void;
+}
+
+export interface QueueAdmin {
+  /** Put on hold (not scheduled until released). */
+  hold(ids: readonly string[]): Promise<string[]>;
+  /** Take off hold; due at `now`. */
+  release(ids: readonly string[], now: number): Promise<string[]>;
+  /** Delete outright. */
+  delete(ids: readonly string[]): Promise<string[]>;
+  /** Due at `now`, off hold, deferred recipients pending again (their reasons forgotten). */
+  requeue(ids: readonly string[], now: number): Promise<string[]>;
+  /** Due at `now`; held messages are left alone. */
+  flush(ids: readonly string[], now: number): Promise<string[]>;
 }
 
 interface Row {
@@ -92,6 +115,40 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
   const getStmt = db.prepare('SELECT * FROM messages WHERE id = ?');
   const listStmt = db.prepare('SELECT id, arrival, sender, recipients, length(data) AS size, held FROM messages ORDER BY arrival');
   const countStmt = db.prepare('SELECT count(*) AS n FROM messages');
+  const heldStmt = db.prepare('SELECT held FROM messages WHERE id = ?');
+  const holdStmt = db.prepare('UPDATE messages SET held = 1 WHERE id = ? AND held = 0');
+  const releaseStmt = db.prepare('UPDATE messages SET held = 0, next_attempt = ? WHERE id = ? AND held = 1');
+  const flushStmt = db.prepare('UPDATE messages SET next_attempt = ? WHERE id = ? AND held = 0');
+  const rcptStmt = db.prepare('SELECT recipients FROM messages WHERE id = ?');
+  const requeueStmt = db.prepare('UPDATE messages SET held = 0, next_attempt = ?, recipients = ? WHERE id = ?');
+
+  /** One durable transaction applying `one` to each id; the ids for which it changed a row. */
+  async function adminWrite(ids: readonly string[], one: (id: string) => number): Promise<string[]> {
+    if (!writer || closed) throw new QueueWriteError('the queue is open read-only or closed', 'io');
+    const changed: string[] = [];
+    await writer.commit(() => {
+      for (const id of ids) if (one(id) > 0) changed.push(id);
+    });
+    return changed;
+  }
+
+  const admin: QueueAdmin = {
+    hold: (ids) => adminWrite(ids, (id) => holdStmt.run(id).changes),
+    release: (ids, now) => adminWrite(ids, (id) => releaseStmt.run(now, id).changes),
+    delete: (ids) => adminWrite(ids, (id) => del.run(id).changes),
+    flush: (ids, now) => adminWrite(ids, (id) => flushStmt.run(now, id).changes),
+    requeue: (ids, now) => adminWrite(ids, (id) => {
+      const row = rcptStmt.get(id) as { recipients: string } | undefined;
+      if (!row) return 0;
+      const rcpts = (JSON.parse(row.recipients) as QueuedRecipient[]).map((r) => {
+        if (r.status !== 'deferred') return r;
+        const fresh: QueuedRecipient = { ...r, status: 'pending' };
+        delete fresh.reason;
+        return fresh;
+      });
+      return requeueStmt.run(now, JSON.stringify(rcpts), id).changes;
+    }),
+  };
 
   type Pending = { msg: QueuedMessage; resolve: () => void; reject: (e: Error) => void };
   let pending: Pending[] = [];
@@ -196,6 +253,13 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
     count() {
       return (countStmt.get() as { n: number }).n;
     },
+    exists(id) {
+      return heldStmt.get(id) !== undefined;
+    },
+    isHeld(id) {
+      return (heldStmt.get(id) as { held: number } | undefined)?.held === 1;
+    },
+    admin,
     close() {
       if (closed) return;
       flush();

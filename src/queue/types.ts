@@ -38,9 +38,9 @@ export interface QueuedMessage {
   attempts: number;
 }
 
-/** Why a durable write failed, in SMTP terms. */
+/** Why a durable write failed, in SMTP terms ('exists': the queue ID is taken). */
 export class QueueWriteError extends Error {
-  constructor(message: string, readonly kind: 'io' | 'nospace') {
+  constructor(message: string, readonly kind: 'io' | 'nospace' | 'exists') {
     super(message);
     this.name = 'QueueWriteError';
   }
