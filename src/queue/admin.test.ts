@@ -53,7 +53,7 @@ test('hold, release, flush, requeue and delete change only what they should and 
     assert.equal(store.isHeld(a), false);
     assert.equal(store.exists(b), true);
     // The scheduler's record-keeping after a delete changes nothing (no resurrection).
-    store.updateRecipients(a, [{ address: 'x@example.test', status: 'deferred' }], now, 9);
+    await store.updateRecipients(a, [{ address: 'x@example.test', status: 'deferred' }], now, 9);
     await store.remove(a);
     assert.equal(store.exists(a), false);
     assert.equal(store.count(), 1);
