@@ -34,7 +34,7 @@ export const noDns: Dns = {
 /** A realistic base: mx.test local, example.test virtual mailboxes, relay.test relayed, 192.0.2.0/24 trusted. */
 export const BASE: Record<string, string> = {
   myhostname: 'mx.test', mydomain: 'test', myorigin: 'mx.test', mydestination: 'mx.test, localhost', mynetworks: '192.0.2.0/24',
-  relay_domains: 'relay.test', alias_maps: `texthash:${join(dir, 'aliases')}`, alias_database: '', local_recipient_maps: '$alias_maps',
+  relay_domains: 'relay.test', alias_maps: `hash:${join(dir, 'aliases')}`, alias_database: '', local_recipient_maps: '$alias_maps',
   virtual_mailbox_domains: 'example.test', virtual_mailbox_maps: `texthash:${join(dir, 'vmailbox')}`, config_directory: dir,
   recipient_delimiter: '+',
 };
