@@ -44,3 +44,30 @@ export const queueLog = {
     log.warning(program, `${id}: from=<${sender}>, maximal_queue_lifetime exceeded; kept in the queue because returning mail to the sender is not implemented yet`);
   },
 };
+
+/**
+ * postfix/bounce and postfix/qmgr sentences for delivery status notifications (bounce(8)):
+ * "ORIGID: sender non-delivery notification: NEWID" and friends, logged once the notice is
+ * in the queue; the expiry line is qmgr's.
+ */
+export const noticeLog = {
+  senderNonDelivery(log: MailLog, program: string, id: string, newId: string): void {
+    log.line(program, `${id}: sender non-delivery notification: ${newId}`);
+  },
+  senderDelay(log: MailLog, program: string, id: string, newId: string): void {
+    log.line(program, `${id}: sender delay notification: ${newId}`);
+  },
+  senderDeliveryStatus(log: MailLog, program: string, id: string, newId: string): void {
+    log.line(program, `${id}: sender delivery status notification: ${newId}`);
+  },
+  postmasterNonDelivery(log: MailLog, program: string, id: string, newId: string): void {
+    log.line(program, `${id}: postmaster non-delivery notification: ${newId}`);
+  },
+  postmasterDelay(log: MailLog, program: string, id: string, newId: string): void {
+    log.line(program, `${id}: postmaster delay notification: ${newId}`);
+  },
+  /** qmgr, when maximal_queue_lifetime (bounce_queue_lifetime for <>) has passed. */
+  expired(log: MailLog, program: string, id: string, sender: string): void {
+    log.line(program, `${id}: from=<${sender}>, status=expired, returned to sender`);
+  },
+};
