@@ -25,7 +25,7 @@ import { findMessageId } from '../cleanup/cleanup.js';
 import { hasDeliveredTo } from '../delivery/maildir/agent.js';
 
 const PARSE = `
-import sys, json, base64, email, email.policy
+import sys, json, base64, email, email.policy, email.utils
 m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=email.policy.compat32)
 norm = lambda v: ' '.join(str(v).split())
 def defects(x):
@@ -41,6 +41,7 @@ for p in m.get_payload():
          'cte': p.get('Content-Transfer-Encoding'), 'charset': p.get_content_charset()}
     if p.get_content_type() == 'message/delivery-status':
         d['blocks'] = [[[k, norm(v)] for k, v in b.items()] for b in p.get_payload()]
+        d['epochs'] = [{k: email.utils.parsedate_to_datetime(v).timestamp() for k, v in b.items() if k.endswith('-Date') or k == 'Will-Retry-Until'} for b in p.get_payload()]
     elif p.get_content_type() == 'message/rfc822':
         inner = p.get_payload()[0]
         d['inner_headers'] = [[k, norm(v)] for k, v in inner.items()]
@@ -57,7 +58,7 @@ interface Parsed {
   boundary: string;
   headers: Record<string, string>;
   defects: string[];
-  parts: { ctype: string; description: string | null; cte: string | null; charset: string | null; blocks?: [string, string][][]; inner_headers?: [string, string][]; inner_body_b64?: string; text_b64?: string }[];
+  parts: { ctype: string; description: string | null; cte: string | null; charset: string | null; blocks?: [string, string][][]; epochs?: Record<string, number>[]; inner_headers?: [string, string][]; inner_body_b64?: string; text_b64?: string }[];
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'postern-dsn-msg-'));
@@ -249,6 +250,7 @@ test('a delay warning: Action delayed, Will-Retry-Until arrival + maximal_queue_
     ['Last-Attempt-Date', rfc5322Date(new Date(NOW))],
     ['Will-Retry-Until', rfc5322Date(new Date(ARRIVAL + 5 * 86_400_000))],
   ]);
+  assert.deepEqual(p.parts[1]!.epochs, [{ 'Arrival-Date': ARRIVAL / 1000 }, { 'Last-Attempt-Date': NOW / 1000, 'Will-Retry-Until': (ARRIVAL + 5 * 86_400_000) / 1000 }], 'dates as Python reads them');
   const text = Buffer.from(p.parts[0]!.text_b64!, 'base64').toString();
   assert.match(text, /# THIS IS A WARNING ONLY\. {2}YOU DO NOT NEED TO RESEND YOUR MESSAGE\. #/);
   assert.match(text, /^Your message could not be delivered for more than 4 hour\(s\)\.\nIt will be retried until it is 5 day\(s\) old\.$/m);
