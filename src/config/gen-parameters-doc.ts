@@ -15,10 +15,11 @@ import { tablesParams } from './params/tables.js';
 import { noeffectParams } from './params/noeffect.js';
 import { futureParams } from './params/future.js';
 import { tlsParams } from './params/tls.js';
+import { dsnParams } from './params/dsn.js';
 
 const AREAS: [string, readonly ParamDecl[]][] = [
   ['General', generalParams], ['SMTP server', smtpdParams], ['TLS and SASL', tlsParams], ['Restrictions', policyParams], ['Addresses and local delivery', deliveryParams],
-  ['Queue and scheduler', queueParams], ['DNS', dnsParams], ['Lookup tables', tablesParams],
+  ['Queue and scheduler', queueParams], ['Bounces and delivery status notifications', dsnParams], ['DNS', dnsParams], ['Lookup tables', tablesParams],
   ['Accepted without effect in Postern', noeffectParams], ['Postfix parameters for features not in Postern yet', futureParams],
 ];
 
