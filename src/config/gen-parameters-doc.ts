@@ -15,16 +15,22 @@ import { tablesParams } from './params/tables.js';
 import { noeffectParams } from './params/noeffect.js';
 import { futureParams } from './params/future.js';
 import { tlsParams } from './params/tls.js';
+import { dsnParams } from './params/dsn.js';
+import { routingParams } from './params/routing.js';
+import { allParams } from './params/index.js';
 
 const AREAS: [string, readonly ParamDecl[]][] = [
   ['General', generalParams], ['SMTP server', smtpdParams], ['TLS and SASL', tlsParams], ['Restrictions', policyParams], ['Addresses and local delivery', deliveryParams],
-  ['Queue and scheduler', queueParams], ['DNS', dnsParams], ['Lookup tables', tablesParams],
+  ['Routing and transports', routingParams], ['Queue and scheduler', queueParams], ['Bounces and delivery status notifications', dsnParams], ['DNS', dnsParams], ['Lookup tables', tablesParams],
   ['Accepted without effect in Postern', noeffectParams], ['Postfix parameters for features not in Postern yet', futureParams],
 ];
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export function renderParametersDoc(): string {
+  const listed = new Set(AREAS.flatMap(([, decls]) => decls.map((d) => d.name)));
+  const unlisted = allParams.filter((d) => !listed.has(d.name)).map((d) => d.name);
+  if (unlisted.length > 0) throw new Error(`parameters in no docs section (add their file to AREAS): ${unlisted.join(', ')}`);
   let out = '# Parameters\n\nGenerated from `src/config/params/*.ts` by `npm run docs:params`; do not edit by hand.\n' +
     'Every parameter Postern reads is declared once, with its type, default and bounds. Parameters marked *Postern only* are not in Postfix.\n';
   for (const [title, decls] of AREAS) {

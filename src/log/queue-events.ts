@@ -35,10 +35,6 @@ export const queueLog = {
   removed(log: MailLog, program: string, id: string): void {
     log.line(program, `${id}: removed`);
   },
-  /** qmgr at maximal_queue_lifetime, as Postfix: the message goes back to its sender. */
-  expired(log: MailLog, program: string, id: string, sender: string): void {
-    log.line(program, `${id}: from=<${sender}>, status=expired, returned to sender`);
-  },
   /** Postfix would say "status=expired, returned to sender"; we cannot return it yet, so we keep it. */
   expiredKept(log: MailLog, program: string, id: string, sender: string): void {
     log.warning(program, `${id}: from=<${sender}>, maximal_queue_lifetime exceeded; kept in the queue because returning mail to the sender is not implemented yet`);
@@ -63,5 +59,32 @@ export const toolLog = {
   /** pickup: "ID: uid=0 from=<root>" (the sender as submitted, before qualification). */
   pickup(log: MailLog, program: string, id: string, uid: number, sender: string): void {
     log.line(program, `${id}: uid=${uid} from=<${sender}>`);
+  },
+};
+
+/**
+ * postfix/bounce and postfix/qmgr sentences for delivery status notifications (bounce(8)):
+ * "ORIGID: sender non-delivery notification: NEWID" and friends, logged once the notice is
+ * in the queue; the expiry line is qmgr's.
+ */
+export const noticeLog = {
+  senderNonDelivery(log: MailLog, program: string, id: string, newId: string): void {
+    log.line(program, `${id}: sender non-delivery notification: ${newId}`);
+  },
+  senderDelay(log: MailLog, program: string, id: string, newId: string): void {
+    log.line(program, `${id}: sender delay notification: ${newId}`);
+  },
+  senderDeliveryStatus(log: MailLog, program: string, id: string, newId: string): void {
+    log.line(program, `${id}: sender delivery status notification: ${newId}`);
+  },
+  postmasterNonDelivery(log: MailLog, program: string, id: string, newId: string): void {
+    log.line(program, `${id}: postmaster non-delivery notification: ${newId}`);
+  },
+  postmasterDelay(log: MailLog, program: string, id: string, newId: string): void {
+    log.line(program, `${id}: postmaster delay notification: ${newId}`);
+  },
+  /** qmgr, when maximal_queue_lifetime (bounce_queue_lifetime for <>) has passed. */
+  expired(log: MailLog, program: string, id: string, sender: string): void {
+    log.line(program, `${id}: from=<${sender}>, status=expired, returned to sender`);
   },
 };

@@ -14,10 +14,12 @@ import { noeffectParams } from './noeffect.js';
 import { futureParams } from './future.js';
 import { tlsParams } from './tls.js';
 import { routingParams } from './routing.js';
+import { dsnParams } from './dsn.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
   ...deliveryParams, ...dnsParams, ...tablesParams, ...noeffectParams, ...futureParams, ...tlsParams, ...routingParams,
+  ...dsnParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {
