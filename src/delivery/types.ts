@@ -67,6 +67,8 @@ export interface TransportOutcome {
   readonly diagnostic?: string;
   /** Delivered to a peer without DSN support while NOTIFY=SUCCESS was asked (Action: relayed). */
   readonly relayed?: boolean;
+  /** Delivered to a DSN-capable peer with NOTIFY passed on: that peer reports success, not we. */
+  readonly dsnPassedOn?: boolean;
   /** Seconds spent on connection setup (delays=…/c/…); the rest is transmission. */
   readonly connectSeconds?: number;
 }

@@ -11,6 +11,8 @@ export interface QueuedRecipient {
   /** RFC 3461 NOTIFY list, e.g. ["SUCCESS","FAILURE"] or ["NEVER"]. */
   readonly notify?: readonly string[];
   status: 'pending' | 'deferred' | 'done';
+  /** A delay warning (delay_warning_time) was already sent for this recipient. */
+  delayNotified?: boolean;
   /** Last deferral or bounce reason, shown by `postern queue`. */
   reason?: string;
 }

@@ -11,7 +11,7 @@ import type { AddressResolver, DeliveryTarget } from '../resolve/types.js';
 import type { DeliveryAgent } from '../delivery/types.js';
 import type { MailLog } from '../log/maillog.js';
 import { programName } from '../log/maillog.js';
-import { queueLog } from '../log/queue-events.js';
+import { queueLog, noticeLog } from '../log/queue-events.js';
 import type { Params } from '../config/types.js';
 import { nextRetryDelay } from './backoff.js';
 import { createTransportDispatcher, type Transports, type TransportTarget, type TargetResult } from './transports.js';
@@ -33,8 +33,12 @@ export const REMOTE_NOT_AVAILABLE = 'delivery to remote domains not available ye
 
 /** One delivery result handed to the notifier (bounces, delay and success notices). */
 export type NoticeResult = TargetResult & { readonly queued: QueuedRecipient };
-/** Sends DSNs for one attempt's results (dsn/); `expired` marks recipients returned at maximal_queue_lifetime. */
-export type Notifier = (msg: QueuedMessage, results: readonly NoticeResult[], opts: { expired: boolean }) => Promise<void>;
+/**
+ * Queues the DSNs one attempt's results call for (dsn/); `expired` marks recipients returned
+ * at maximal_queue_lifetime. Resolves once the notices are durable, with a function that
+ * writes their log lines (called after the delivery lines).
+ */
+export type Notifier = (msg: QueuedMessage, results: readonly NoticeResult[], opts: { expired: boolean }) => Promise<() => void>;
 
 export interface SchedulerDeps {
   store: QueueStore;
@@ -43,7 +47,7 @@ export interface SchedulerDeps {
   agents: { maildir: DeliveryAgent; command?: DeliveryAgent; file?: DeliveryAgent };
   /** master.cf transports and their agents (smtp, lmtp, pipe, discard, error). */
   transports?: Transports;
-  /** Bounces and notices; without it, bounced recipients are only logged and expired mail stays queued. */
+  /** Bounces and notices (built by main.ts with createNotifier); without it, bounced recipients are only logged and expired mail stays queued. */
   notify?: Notifier;
   log: MailLog;
   params: Params;
@@ -156,16 +160,30 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       }
     }
     const allDone = recipients.every((r) => r.status === 'done');
+    const lifetime = msg.sender === '' ? bounceLifetime : maxLifetime;
+    const expired = !allDone && end - msg.arrival > lifetime && notify !== undefined;
+    // Notices first (durable), then the attempt's record, then the log: a crash in between
+    // repeats a notice at worst; a failure is never recorded without its bounce queued.
+    const noticeResults = results.map((r) => ({ ...r, queued: byTarget.get(r.target)! }));
+    let logNotices = (): void => undefined;
+    try {
+      if (notify) logNotices = await notify(msg, noticeResults, { expired: false });
+    } catch (err) {
+      // The bounce could not be queued: keep every recipient of this attempt for a retry.
+      log.warning(qmgr, `${msg.id}: cannot queue a delivery status notification: ${(err as Error).message}; will retry`);
+      for (const r of pending) if (r.status === 'done') r.status = 'deferred';
+    }
+    const done = recipients.every((r) => r.status === 'done');
     // Record the outcome durably BEFORE logging it: a recipient logged status=sent is never
     // delivered again after a crash (a crash before this point is "mid-delivery").
-    if (allDone) {
+    if (done) {
       finishing.add(msg.id);
       try {
         await store.remove(msg.id);
       } finally {
         finishing.delete(msg.id);
       }
-    } else {
+    } else if (!expired) {
       const attempts = msg.attempts + 1;
       await store.updateRecipients(msg.id, recipients, end + nextRetryDelay(end - msg.arrival, minBackoff, maxBackoff), attempts).catch((err: Error) => {
         log.warning(qmgr, `${msg.id}: cannot record delivery state: ${err.message}`);
@@ -182,17 +200,16 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         dsn: o.dsn, status: o.status, text: o.text,
       });
     }
-    await notify?.(msg, results.map((r) => ({ ...r, queued: byTarget.get(r.target)! })), { expired: false });
-    if (allDone) {
+    logNotices();
+    if (done) {
       queueLog.removed(log, qmgr, msg.id);
       return;
     }
-    const lifetime = msg.sender === '' ? bounceLifetime : maxLifetime;
+    if (expired) {
+      await expire(msg, recipients);
+      return;
+    }
     if (end - msg.arrival > lifetime) {
-      if (notify) {
-        await expire(msg, recipients);
-        return;
-      }
       // Without bounce messages the mail stays queued rather than disappear.
       queueLog.expiredKept(log, qmgr, msg.id, msg.sender);
     }
@@ -201,17 +218,25 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   /** maximal_queue_lifetime passed: the deferred recipients are returned to the sender. */
   async function expire(msg: QueuedMessage, recipients: QueuedRecipient[]): Promise<void> {
     const left = recipients.filter((r) => r.status !== 'done');
-    await notify!(msg, left.map((r) => {
-      const target: DeliveryTarget = { kind: 'bounce', recipient: r.address, originalRecipient: r.address, dsn: '4.4.7', text: r.reason ?? 'message expired' };
-      return { target, queued: r, program: qmgr, outcome: { recipient: { recipient: r.address, originalRecipient: r.address, orcpt: r.orcpt, notify: r.notify }, status: 'bounced', dsn: '4.4.7', text: r.reason ?? 'message expired', relay: 'none' } };
-    }), { expired: true });
+    let logNotices: () => void;
+    try {
+      logNotices = await notify!(msg, left.map((r) => {
+        const target: DeliveryTarget = { kind: 'bounce', recipient: r.address, originalRecipient: r.address, dsn: '4.4.7', text: r.reason ?? 'message expired' };
+        return { target, queued: r, program: qmgr, outcome: { recipient: { recipient: r.address, originalRecipient: r.address, orcpt: r.orcpt, notify: r.notify }, status: 'bounced', dsn: '4.4.7', text: r.reason ?? 'message expired', relay: 'none' } };
+      }), { expired: true });
+    } catch (err) {
+      log.warning(qmgr, `${msg.id}: cannot queue the expiry notification: ${(err as Error).message}; kept in the queue`);
+      await store.updateRecipients(msg.id, recipients, Date.now() + maxBackoff, msg.attempts + 1).catch(() => undefined);
+      return;
+    }
     finishing.add(msg.id);
     try {
       await store.remove(msg.id);
     } finally {
       finishing.delete(msg.id);
     }
-    queueLog.expired(log, qmgr, msg.id, msg.sender);
+    noticeLog.expired(log, qmgr, msg.id, msg.sender);
+    logNotices();
     queueLog.removed(log, qmgr, msg.id);
   }
 
