@@ -33,7 +33,7 @@ function dangerous(cfg: LoadedConfig): Diagnostic[] {
     const p = svc.params;
     const at = { file: svc.file, line: svc.line };
     for (const net of p.list('mynetworks')) {
-      const c = parseCidr(net.replace(/^\[|\]/g, '').replace(/\]\//, '/'));
+      const c = parseCidr(net);
       if (c && ((c.family === 4 && c.prefix < 8) || (c.family === 6 && c.prefix < 32))) {
         push({ severity: 'warning', ...where(p, 'mynetworks', at), message: `mynetworks contains ${net}: every client in that network may relay mail anywhere (an open relay for that range)` });
       }

@@ -1,6 +1,9 @@
 /**
  * One TCP listener per master.cf `inet … smtpd` service: binds the service's addresses,
- * enforces its session limit (maxproc), looks up the client's name and starts a Session.
+ * enforces its session limit (maxproc), looks up the client's name and starts a Session
+ * (which does the implicit-TLS handshake itself, after logging "connect from"). Client
+ * addresses are normalised here, once: an IPv4 client on an IPv6 socket ("::ffff:192.0.2.1")
+ * is 192.0.2.1 in every log line, restriction and table lookup, as in Postfix.
  * A failure in one session never affects the others.
  */
 
@@ -12,9 +15,8 @@ import { smtpdLog } from '../log/smtpd-events.js';
 import type { ClientInfo, PolicyEngine } from '../policy/types.js';
 import type { Cleanup } from '../cleanup/types.js';
 import { normalizeAddr } from '../policy/networks.js';
-import { Session, type TlsInfo } from '../session/session.js';
-import { TLSSocket } from 'node:tls';
-import { tlsSettings, tlsSummary } from './tls.js';
+import { Session } from '../session/session.js';
+import { tlsSettings } from './tls.js';
 import { createAuthBackend } from '../auth/backend.js';
 
 export interface SmtpDeps {
@@ -78,27 +80,6 @@ export async function startSmtpListener(service: Service, deps: SmtpDeps): Promi
   // Both throw with the file or setting at fault: a clear start-up (or reload) error.
   const tls = tlsSettings(params);
   const auth = createAuthBackend(params);
-  const handshakeMs = Math.min(params.timeMs('smtpd_timeout'), 60_000);
-
-  /** Implicit TLS (wrapper mode): the handshake comes first; failures are logged and cost nothing else. */
-  const wrap = (raw: Socket, addr: string): Promise<{ socket: Socket; info?: TlsInfo }> => {
-    if (!tls?.wrapper) return Promise.resolve({ socket: raw });
-    return new Promise((resolve, reject) => {
-      const s = new TLSSocket(raw, { isServer: true, secureContext: tls.context });
-      const timer = setTimeout(() => s.destroy(new Error('handshake timeout')), handshakeMs);
-      s.once('secure', () => {
-        clearTimeout(timer);
-        resolve({ socket: s, info: tlsSummary(s) });
-      });
-      s.once('error', (err) => {
-        clearTimeout(timer);
-        deps.log.warning(program, `TLS library problem: SSL_accept error from unknown[${addr}]: ${err.message}`);
-        s.destroy();
-        reject(err);
-      });
-    });
-  };
-
   const onConnection = (socket: Socket): void => {
     socket.setNoDelay(true);
     const addr = normalizeAddr(socket.remoteAddress ?? '0.0.0.0');
@@ -112,26 +93,25 @@ export async function startSmtpListener(service: Service, deps: SmtpDeps): Promi
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
-    wrap(socket, addr).then(({ socket: s, info }) => {
-      // Data that arrives while DNS runs is kept by the session (pre-greeting detection).
-      const early: Buffer[] = [];
-      const collect = (b: Buffer): void => void early.push(b);
-      s.on('data', collect);
-      return deps.clientInfo(addr, port)
-        .catch((): ClientInfo => ({ addr, port, name: 'unknown', reverseName: 'unknown', nameStatus: 'tempfail' }))
-        .then((client) => {
-          s.off('data', collect);
-          if (s.destroyed) return;
-          if (info && tls && tls.logLevel >= 1) smtpdLog.tlsEstablished(deps.log, { program, client: `${client.name}[${client.addr}]` }, info);
-          const session = new Session(s, client, { log: deps.log, policy: deps.policy, cleanup: deps.cleanup, params, serviceName: service.name, program, hostname, tls, auth }, info);
-          for (const b of early) s.emit('data', b);
-          return session.start();
-        })
-        .catch((err: unknown) => {
-          deps.log.error(program, `session setup failed for [${addr}]: ${(err as Error).message}`);
-          s.destroy();
-        });
-    }, () => undefined /* handshake failure: logged in wrap() */);
+    // Data that arrives while DNS runs is kept by the session (pre-greeting detection). With
+    // implicit TLS it is the client's TLS hello: left unread in the socket for the handshake,
+    // which the session starts after logging "connect from", as Postfix does.
+    const early: Buffer[] = [];
+    const collect = (b: Buffer): void => void early.push(b);
+    if (!tls?.wrapper) socket.on('data', collect);
+    void deps.clientInfo(addr, port)
+      .catch((): ClientInfo => ({ addr, port, name: 'unknown', reverseName: 'unknown', nameStatus: 'tempfail' }))
+      .then((client) => {
+        socket.off('data', collect);
+        if (socket.destroyed) return;
+        const session = new Session(socket, client, { log: deps.log, policy: deps.policy, cleanup: deps.cleanup, params, serviceName: service.name, program, hostname, tls, auth });
+        for (const b of early) socket.emit('data', b);
+        return session.start();
+      })
+      .catch((err: unknown) => {
+        deps.log.error(program, `session setup failed for [${addr}]: ${(err as Error).message}`);
+        socket.destroy();
+      });
   };
 
   try {

@@ -10,6 +10,7 @@ import { compileProblems, configuredLists, tableRefs } from './compile.js';
 import { createNetworkList } from './mynetworks.js';
 import { TableRegistry } from '../tables/open.js';
 import { PatternTable } from '../tables/pattern.js';
+import { CidrTable } from '../tables/cidr.js';
 
 const FINAL = new Set(['permit', 'reject', 'defer']);
 
@@ -20,14 +21,18 @@ export function validatePolicyConfig(params: Params, where: string): Diagnostic[
   for (const { param, spec } of tableRefs(params)) {
     try {
       const t = tables.open(spec);
-      if (t instanceof PatternTable) for (const l of t.lint()) out.push({ severity: 'warning', file: spec.replace(/^[a-z]+:/, ''), line: l.line, message: l.message });
+      if (t instanceof PatternTable || t instanceof CidrTable) for (const l of t.lint()) out.push({ severity: 'warning', file: spec.replace(/^[a-z]+:/, ''), line: l.line, message: l.message });
     } catch (err) {
       out.push({ severity: 'error', ...at(param), message: `${param} (${where}): ${(err as Error).message}` });
     }
   }
-  for (const problem of createNetworkList(params, tables).problems) {
+  const mynetworks = createNetworkList(params, tables);
+  for (const problem of mynetworks.problems) {
     const p = problem.startsWith('mynetworks_style') ? 'mynetworks_style' : 'mynetworks';
-    out.push({ severity: 'error', ...at(p), message: problem.startsWith(p) ? problem : `${p}: ${problem}` });
+    out.push({ severity: 'error', ...at(p), message: problem });
+  }
+  for (const w of mynetworks.warnings) {
+    out.push({ severity: 'warning', ...(w.file ? { file: w.file, line: w.line ?? 0 } : at('mynetworks')), message: w.message });
   }
   // Postfix: "restriction `x' after `permit' is ignored".
   for (const { param, words } of configuredLists(params).lists) {

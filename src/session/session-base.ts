@@ -135,13 +135,14 @@ export abstract class SessionBase {
     error: (): void => undefined, // 'close' follows and logs the loss
   };
 
-  constructor(socket: Socket, protected readonly client: ClientInfo, protected readonly deps: SessionDeps, tlsInfo?: TlsInfo) {
+  constructor(socket: Socket, protected readonly client: ClientInfo, protected readonly deps: SessionDeps) {
     this.socket = socket;
-    this.tlsInfo = tlsInfo;
     const port = deps.params.bool('smtpd_client_port_logging') ? `:${client.port}` : '';
     this.who = { program: deps.program, client: `${client.name}[${client.addr}]${port}` };
     this.p = readLimits(deps.params);
-    this.attach(socket);
+    // Implicit TLS: nothing may read the plaintext socket before the handshake (start()), or
+    // the client's TLS hello would be taken for SMTP input.
+    if (!deps.tls?.wrapper) this.attach(socket);
   }
 
   /** Process buffered input until it runs dry or the session must wait. */

@@ -38,7 +38,14 @@ export class Session extends SessionBase {
   private bdatRefusal?: Reply;
 
   async start(): Promise<void> {
+    // Postfix's order: "connect from" first, then (implicit TLS) the handshake and its log line.
     smtpdLog.connect(this.deps.log, this.who);
+    if (this.deps.tls?.wrapper) {
+      this.mode = 'tls';
+      const secured = await new Promise<boolean>((resolve) => this.handshake(() => resolve(true), () => resolve(false)));
+      if (!secured) return;
+      this.mode = 'greeting';
+    }
     const d = await this.safePolicy('connect', this.facts(), 'CONNECT');
     if (this.closed()) return;
     if (this.p.greetPause > 0) await sleep(this.p.greetPause);
@@ -464,28 +471,50 @@ export class Session extends SessionBase {
     this.flush();
     this.input.discard(); // CVE-2011-0411: commands pipelined after STARTTLS are never executed
     this.mode = 'tls';
-    const raw = this.socket;
-    this.detach(raw);
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: tls.context });
-    this.socket = secure;
-    secure.on('close', this.handlers.close);
-    const onFail = (err: Error): void => {
-      smtpdLog.tlsFailed(this.deps.log, this.who, err.message);
-      secure.destroy();
-    };
-    secure.once('error', onFail);
-    secure.once('secure', () => {
-      secure.off('error', onFail);
-      secure.off('close', this.handlers.close);
-      this.tlsInfo = tlsSummary(secure);
-      if (tls.logLevel >= 1) smtpdLog.tlsEstablished(this.deps.log, this.who, this.tlsInfo);
+    this.detach(this.socket);
+    this.handshake(() => {
       // RFC 3207 §4.2: the client must start over; nothing said before TLS counts.
       this.helo = undefined;
       this.protocol = 'SMTP';
       this.txn = undefined;
       this.mode = 'command';
+    }, () => undefined);
+    return undefined;
+  }
+
+  /**
+   * The server side of a TLS handshake on the current (plaintext, detached) socket, after
+   * STARTTLS or first thing on an implicit-TLS listener (RFC 8314). `secured` runs before the
+   * TLS socket is attached; on failure (also a client that leaves, or no handshake within
+   * min(smtpd_timeout, 60 s)) the close handler logs the lost connection and `failed` runs.
+   */
+  private handshake(secured: () => void, failed: () => void): void {
+    const tls = this.deps.tls!;
+    const secure = new TLSSocket(this.socket, { isServer: true, secureContext: tls.context });
+    this.socket = secure;
+    let settled = false;
+    const timer = setTimeout(() => secure.destroy(new Error('handshake timeout')), Math.min(this.deps.params.timeMs('smtpd_timeout'), 60_000));
+    const fail = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) smtpdLog.tlsFailed(this.deps.log, this.who, err.message);
+      secure.destroy();
+      failed();
+    };
+    secure.on('close', this.handlers.close);
+    secure.once('close', () => fail());
+    secure.on('error', fail);
+    secure.once('secure', () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      secure.off('error', fail);
+      secure.off('close', this.handlers.close);
+      this.tlsInfo = tlsSummary(secure);
+      if (tls.logLevel >= 1) smtpdLog.tlsEstablished(this.deps.log, this.who, this.tlsInfo);
+      secured();
       this.attach(secure);
     });
-    return undefined;
   }
 }

@@ -90,7 +90,7 @@ export function addressKeys(addr: string): string[] {
   const ip = ipBytes(addr);
   if (!ip) return [addr];
   if (ip.family === 4) {
-    const parts = addr.replace(/^::ffff:/i, '').split('.');
+    const parts = [...ip.bytes].map(String); // also for a mapped client written in hex
     return [4, 3, 2, 1].map((n) => parts.slice(0, n).join('.'));
   }
   const groups: string[] = [];

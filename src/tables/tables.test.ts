@@ -123,7 +123,49 @@ test('cidr: first match, negation, IPv6, bad networks refused', async () => {
   assert.equal(await t.lookup('2001:db8::25'), 'OK');
   assert.equal(await t.lookup('::1'), 'OK');
   assert.equal(await lookupClient(t, { name: 'x.test', addr: '192.0.2.9' }, { delimiter: '', parentMatches: true }).then((h) => h?.value), 'REJECT');
-  assert.throws(() => new TableRegistry().open(`cidr:${write('badnets', '192.0.2.0/33 REJECT\n')}`), /bad network/);
+  assert.throws(() => new TableRegistry().open(`cidr:${write('badnets', '192.0.2.0/33 REJECT\n')}`), /badnets:1: bad mask length in "192\.0\.2\.0\/33"$/);
+  assert.throws(() => new TableRegistry().open(`cidr:${write('badnets2', '10.0.0.0/8 OK\nfoo/24 REJECT\n')}`), /badnets2:2: bad network value in "foo\/24"$/);
+});
+
+test('cidr: every network form Postfix accepts, IPv4-mapped networks and clients matched across families', async () => {
+  const t = new TableRegistry().open(`cidr:${write('forms.cidr', [
+    '[::ffff:127.0.0.0]/104 MAPPED-LOOPBACK',
+    '[::ffff:c633:6400]/120 MAPPED-HEX',
+    '[192.0.2.0]/24 BRACKET4',
+    '[203.0.113.7] BARE4-BRACKET',
+    '198.18.0.1 BARE4',
+    '10.0.0.0/8 TEN',
+    '::1/128 V6-NO-BRACKETS',
+    '[2001:db8::/32] BRACKET6-WHOLE',
+    '[2001:db9::]/32 BRACKET6',
+    '2001:dba::1 BARE6',
+  ].join('\n') + '\n')}`);
+  const cases: [string, string | undefined][] = [
+    ['127.0.0.1', 'MAPPED-LOOPBACK'], ['::ffff:127.0.0.1', 'MAPPED-LOOPBACK'], ['::ffff:7f00:2', 'MAPPED-LOOPBACK'],
+    ['198.51.100.9', 'MAPPED-HEX'], ['::ffff:198.51.100.9', 'MAPPED-HEX'],
+    ['192.0.2.200', 'BRACKET4'], ['::ffff:192.0.2.200', 'BRACKET4'],
+    ['203.0.113.7', 'BARE4-BRACKET'], ['203.0.113.8', undefined],
+    ['198.18.0.1', 'BARE4'], ['::ffff:198.18.0.1', 'BARE4'],
+    ['10.9.8.7', 'TEN'], ['::ffff:10.9.8.7', 'TEN'],
+    ['::1', 'V6-NO-BRACKETS'], ['2001:db8::5', 'BRACKET6-WHOLE'], ['2001:db9:1::', 'BRACKET6'], ['2001:dba::1', 'BARE6'], ['2001:dba::2', undefined],
+    ['[10.1.1.1]', undefined], ['garbage', undefined],
+  ];
+  for (const [key, want] of cases) assert.equal(await t.lookup(key), want, key);
+  // check_client_access with a cidr table: the mapped client is found through lookupClient as well.
+  assert.equal((await lookupClient(t, { name: 'unknown', addr: '::ffff:10.1.2.3' }, { delimiter: '', parentMatches: true }))?.value, 'TEN');
+});
+
+test('cidr: a network with host bits set is skipped with Postfix\'s warning, as Postfix does; on an if line it is an error', async () => {
+  const file = write('hostbits.cidr', '192.168.1.1/24 REJECT\n[2001:db8::1]/32 REJECT\n0.0.0.0/0 OK\n');
+  const t = new TableRegistry().open(`cidr:${file}`) as LookupTable & { lint(): { line: number; message: string }[] };
+  assert.equal(await t.lookup('192.168.1.5'), 'OK');
+  assert.equal(await t.lookup('2001:db8::1'), undefined);
+  assert.deepEqual(t.lint(), [
+    { line: 1, message: `cidr map ${file}, line 1: non-null host address bits in "192.168.1.1/24", perhaps you should use "192.168.1.0/24" instead: skipping this rule` },
+    { line: 2, message: `cidr map ${file}, line 2: non-null host address bits in "2001:db8::1/32", perhaps you should use "2001:db8::/32" instead: skipping this rule` },
+  ]);
+  assert.throws(() => new TableRegistry().open(`cidr:${write('hostbits-if.cidr', 'if 10.0.0.1/8\n10.1.0.0/16 OK\nendif\n')}`),
+    /hostbits-if\.cidr:1: non-null host address bits in "10\.0\.0\.1\/8", perhaps you should use "10\.0\.0\.0\/8" instead$/);
 });
 
 test('unsupported and missing tables fail with precise messages', () => {

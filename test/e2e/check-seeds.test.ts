@@ -47,6 +47,29 @@ test('seed 004: each master.cf line that lost its indentation is an error at tha
   assert.ok(r.out.includes(`${join(r.dir, 'main.cf')}:118: error: virtual_mailbox_maps: table type mysql is not supported yet in Postern`));
   assert.match(r.out, /main\.cf:87: warning: smtpd_recipient_restrictions: restriction check_policy_service is not supported yet in Postern \(planned: policy delegation/);
   assert.match(r.out, /main\.cf:80: warning: smtpd_helo_restrictions: "warn_if_reject reject_non_fqdn_hostname" only LOGS what reject_non_fqdn_hostname would reject; it is not enforced/);
+  // Line 108, "mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128": every form is one Postfix accepts.
+  assert.doesNotMatch(r.out, /main\.cf:108:/, r.out);
+  assert.doesNotMatch(r.out, /mynetworks/, r.out);
+});
+
+test('mynetworks and cidr tables: host bits as Postfix reports them, with file and line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-check-nets-'));
+  writeFileSync(join(dir, 'client.cidr'), '# access\n192.0.2.0/24 OK\n198.51.100.1/24 REJECT\n');
+  writeFileSync(join(dir, 'main.cf'), [
+    'myhostname = mx.test',
+    'mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128',
+    '    192.168.1.1/24 ::1/128',
+    `smtpd_client_restrictions = check_client_access cidr:${join(dir, 'client.cidr')}`,
+  ].join('\n') + '\n');
+  writeFileSync(join(dir, 'master.cf'), '127.0.0.1:2525 inet n - n - - smtpd\n');
+  const r = await run(process.execPath, [BIN, '-c', dir, 'check']);
+  assert.equal(r.code, 1, r.stdout);
+  const f = join(dir, 'main.cf');
+  assert.ok(r.stdout.includes(`${f}:2: error: mynetworks: non-null host address bits in "192.168.1.1/24", perhaps you should use "192.168.1.0/24" instead`), r.stdout);
+  assert.ok(r.stdout.includes(`${f}:2: warning: mynetworks: "::1/128": write IPv6 networks inside [], as "[::1]/128"`), r.stdout);
+  const c = join(dir, 'client.cidr');
+  assert.ok(r.stdout.includes(`${c}:3: warning: cidr map ${c}, line 3: non-null host address bits in "198.51.100.1/24", perhaps you should use "198.51.100.0/24" instead: skipping this rule`), r.stdout);
+  assert.match(r.stdout, /^postern: 1 error, 2 warnings$/m);
 });
 
 test('seed 000 and 001: DNS-based restrictions are named as not supported yet; the configs are otherwise clean', async () => {

@@ -12,7 +12,7 @@ export const policyParams = declare([
   { name: 'smtpd_etrn_restrictions', type: 'list', default: '', doc: 'Restrictions applied to ETRN.' },
   { name: 'smtpd_delay_reject', type: 'bool', default: 'yes', doc: 'Evaluate client, HELO and sender restrictions at RCPT time.' },
   { name: 'smtpd_restriction_classes', type: 'list', default: '', doc: 'Names of user-defined restriction lists usable as access table results.' },
-  { name: 'mynetworks', type: 'list', default: '', doc: 'Trusted clients: networks, [IPv6]/len, !exclusions, /file includes, type:table, host names (unset: from mynetworks_style).' },
+  { name: 'mynetworks', type: 'list', default: '', doc: 'Trusted clients: networks (a.b.c.d/n, [IPv6]/n, IPv4-mapped [::ffff:a.b.c.d]/n), bare addresses, !exclusions, /file includes, type:table, host names (unset: from mynetworks_style).' },
   { name: 'mynetworks_style', type: 'string', default: 'host', doc: 'host, subnet or class: what mynetworks defaults to.' },
   { name: 'smtpd_reject_unlisted_recipient', type: 'bool', default: 'yes', doc: 'Reject unknown recipients in our domains even without reject_unlisted_recipient.' },
   { name: 'smtpd_reject_unlisted_sender', type: 'bool', default: 'no', doc: 'Reject unknown senders in our domains.' },

@@ -5,7 +5,8 @@
  */
 
 import type { RestrictionDef } from '../context.js';
-import { DUNNO, PERMIT, refuse, refusalReply } from '../context.js';
+import { DUNNO, PERMIT, clientWho, lookupFailure, refuse, refusalReply } from '../context.js';
+import { NetworkListError } from '../mynetworks.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Upper bound for "sleep N" so a typo cannot hold a session for hours. */
@@ -18,7 +19,18 @@ export const basicRestrictions: Record<string, RestrictionDef> = {
   // Postfix hard-codes 450 4.7.0 for these two (not defer_code).
   defer_if_permit: { fn: async (c) => ({ kind: 'defer_if_permit', reply: refusalReply(450, '4.7.0', `<${c.who.name}>: ${c.who.cls} rejected: defer_if_permit requested`) }) },
   defer_if_reject: { fn: async (c) => ({ kind: 'defer_if_reject', reply: refusalReply(450, '4.7.0', `<${c.who.name}>: ${c.who.cls} rejected: defer_if_reject requested`) }) },
-  permit_mynetworks: { fn: async (c) => ((await c.ctx.mynetworks.matches(c.facts.client)) ? PERMIT : DUNNO) },
+  permit_mynetworks: {
+    fn: async (c) => {
+      try {
+        return (await c.ctx.mynetworks.matches(c.facts.client)) ? PERMIT : DUNNO;
+      } catch (err) {
+        // Postfix 3.x: a broken mynetworks item is a lookup error, "451 4.3.0 <client>: Temporary lookup failure"
+        // (`postern check` names the item with file and line).
+        if (!(err instanceof NetworkListError)) throw err;
+        return lookupFailure(clientWho(c.facts).name);
+      }
+    },
+  },
   permit_sasl_authenticated: { fn: async (c) => (c.facts.saslUsername ? PERMIT : DUNNO) },
   reject_unauth_pipelining: {
     fn: async (c) => (c.facts.unauthPipelining ? refuse(503, '5.5.0', c.who, 'Improper use of SMTP command pipelining') : DUNNO),
