@@ -20,6 +20,7 @@ import { openQueueStore, type QueueStore } from './queue/store.js';
 import { createMaildirAgent } from './delivery/maildir/agent.js';
 import { createScheduler, type Scheduler } from './scheduler/scheduler.js';
 import { createTransports } from './delivery/transports.js';
+import { createNotifier } from './scheduler/notices.js';
 import { createDiscardAgent, createErrorAgent } from './delivery/builtin/agents.js';
 import { createCleanup } from './cleanup/cleanup.js';
 import { createPolicyEngine } from './policy/engine.js';
@@ -69,7 +70,9 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   // (cli/daemon-wake.ts). The handler goes in before the pid file exists: without one,
   // Node answers SIGUSR1 by starting its inspector.
   let wakeScheduler = (): void => undefined;
+  let flushScheduler = (): void => undefined;
   process.on('SIGUSR1', () => wakeScheduler());
+  process.on('SIGUSR2', () => flushScheduler());
   const removePid = writePidFile(join(main.str('data_directory'), 'postern.pid'));
 
   const dns = dnsFromParams(main);
@@ -97,7 +100,8 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
     const transports = createTransports(cfg, { discard: createDiscardAgent(), error: createErrorAgent() });
     const resolver = createResolver(main, { tables, transportCommand: (t) => transports.service(t)?.command });
     const maildir = createMaildirAgent({ log, params: main });
-    scheduler = createScheduler({ store, resolver, agents: { maildir }, transports, log, params: main });
+    const notify = createNotifier({ store, log, params: main, submitted: (m) => scheduler.submitted(m) });
+    scheduler = createScheduler({ store, resolver, agents: { maildir }, transports, notify, log, params: main });
     const cleanup = createCleanup({ store, log, params: main, scheduler });
     const listeners = await startListeners(cfg, { tables, resolver, dns, log, cleanup });
     running = { cfg, tables, listeners };
@@ -123,6 +127,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   }
   scheduler.start();
   wakeScheduler = () => scheduler.wake();
+  flushScheduler = () => scheduler.flush();
   log.line(master, `daemon started -- version ${packageVersion()}, configuration ${dir}`);
   process.stderr.write(`postern: ready (${running.listeners.flatMap((l) => l.addresses.map((a) => `${a.address}:${a.port}`)).join(', ')})\n`);
 

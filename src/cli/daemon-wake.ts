@@ -43,11 +43,12 @@ export function runningDaemonPid(dataDirectory: string): number | undefined {
   return looksLikePostern(pid) ? pid : undefined;
 }
 
-export function wakeDaemon(dataDirectory: string): WakeResult {
+/** SIGUSR1: look at the queue again; SIGUSR2 (a flush, like `postqueue -f`): also retry suspended destinations and defer_transports. */
+export function wakeDaemon(dataDirectory: string, how: 'wake' | 'flush' = 'wake'): WakeResult {
   const pid = runningDaemonPid(dataDirectory);
   if (!pid) return 'not-running';
   try {
-    process.kill(pid, 'SIGUSR1');
+    process.kill(pid, how === 'flush' ? 'SIGUSR2' : 'SIGUSR1');
     return 'woken';
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM' ? 'no-permission' : 'not-running';

@@ -154,7 +154,7 @@ export async function runQueueAdmin(dir: string, cmd: AdminCommand, args: string
   // Deletions need no wake-up (a deleted message is simply gone); the others ask for
   // delivery now or a fresh look.
   if (cmd !== 'delete' && cmd !== 'hold' && changed.length > 0) {
-    const woke = wakeDaemon(main.str('data_directory'));
+    const woke = wakeDaemon(main.str('data_directory'), cmd === 'flush' ? 'flush' : 'wake');
     if (woke === 'not-running' && cmd === 'flush') {
       process.stderr.write('postern: warning: Postern is not running; the mail is due now and goes out when it starts\n');
       return 1;

@@ -84,7 +84,14 @@ export function createDns(opts: DnsOptions): Dns {
   };
 }
 
+/** A resolver that never asks: every answer is a temporary failure (postern_dns_lookups = no). */
+export function disabledDns(): Dns {
+  const off = async (): Promise<{ kind: 'tempfail'; reason: string }> => ({ kind: 'tempfail', reason: 'DNS lookups are disabled (postern_dns_lookups = no)' });
+  return { ptr: off, a: off, aaaa: off, mx: off, txt: off };
+}
+
 export function dnsFromParams(params: Params): Dns {
+  if (!params.bool('postern_dns_lookups')) return disabledDns();
   const servers = params.list('dns_servers');
   return createDns({ servers: servers.length ? servers : undefined, timeoutMs: params.timeMs('dns_timeout'), tries: params.int('dns_tries') });
 }

@@ -12,6 +12,9 @@ import type { MailLog } from '../log/maillog.js';
 import type { Params } from '../config/types.js';
 import { dsnSettings, planNotices, noticeToQueuedMessage, logNoticeQueued, logPlanNotes, type AttemptResult } from '../dsn/index.js';
 import type { Notifier, NoticeResult } from './scheduler.js';
+import { queueLog } from '../log/queue-events.js';
+import { programName } from '../log/maillog.js';
+import { findMessageId } from '../cleanup/cleanup.js';
 
 export function createNotifier(deps: { store: QueueStore; log: MailLog; params: Params; submitted: (msg: QueuedMessage) => void }): Notifier {
   const { store, log, params } = deps;
@@ -48,7 +51,12 @@ export function createNotifier(deps: { store: QueueStore; log: MailLog; params: 
     }
     if (warnable) for (const r of results) if (r.outcome.status === 'deferred') r.queued.delayNotified = true;
     return () => {
-      for (const n of plan.notices) logNoticeQueued(log, syslogName, msg.id, n);
+      for (const n of plan.notices) {
+        // As Postfix: cleanup names the notice's Message-ID, bounce ties it to the original, qmgr takes it.
+        queueLog.messageId(log, programName(syslogName, 'cleanup'), n.id, findMessageId(n.data) || '<>');
+        logNoticeQueued(log, syslogName, msg.id, n);
+        queueLog.active(log, programName(syslogName, 'qmgr'), n.id, n.sender, n.data.length, n.recipients.length);
+      }
       logPlanNotes(log, syslogName, plan);
     };
   };

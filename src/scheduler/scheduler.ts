@@ -79,6 +79,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let stopped = true;
 
   function launch(msg: QueuedMessage): void {
+    // Held or deleted (postern queue hold/delete) since it was read: leave it alone.
+    if (!store.exists(msg.id) || store.isHeld(msg.id)) return;
     const p = deliverMessage(msg)
       .catch((err: unknown) => log.error(qmgr, `${msg.id}: delivery failed unexpectedly: ${(err as Error).stack ?? String(err)}`))
       .finally(() => {

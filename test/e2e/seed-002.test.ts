@@ -37,6 +37,8 @@ before(async () => {
     .replace('smtpd_sasl_path = private/auth', `smtpd_sasl_path = ${dovecot.socket}`)
     // The seed shows a diff against RHEL's packaged main.cf, which already sets this (its transcript shows STARTTLS).
     + 'smtpd_tls_security_level = may\n'
+    // No DNS in tests unless a test DNS server answers (the system resolver is not on loopback).
+    + 'postern_dns_lookups = no\n'
     + `queue_directory = ${queue}\ndata_directory = ${join(dir, 'lib')}\nmaillog_file = ${join(dir, 'maillog')}\n`;
   const masterCf = readFileSync(join(SEEDS, '002-three-listeners.master.cf'), 'utf8')
     .replace(/^smtp( +)inet/m, `127.0.0.1:${ports.smtp} inet`)

@@ -107,7 +107,8 @@ test('submission: commands before STARTTLS get 530; after TLS, AUTH PLAIN with a
   assert.match(r.stdout, /235 2\.7\.0 Authentication successful/);
   const id = /queued as ([0-9A-F]+)/.exec(r.stdout)![1]!;
   await srv.waitForLog(new RegExp(`postfix/submission/smtpd\\[\\d+\\]: ${id}: client=unknown\\[127\\.0\\.0\\.1\\], sasl_method=PLAIN, sasl_username=alice@example\\.test`));
-  await srv.waitForLog(new RegExp(`${id}: to=<friend@elsewhere\\.example>.*status=deferred \\(delivery to remote domains not available yet\\)`));
+  // Relayed for the authenticated user: it waits for DNS, which these tests turn off.
+  await srv.waitForLog(new RegExp(`${id}: to=<friend@elsewhere\\.example>.*status=deferred \\(`));
 });
 
 test('smtps: implicit TLS from the first byte, AUTH LOGIN with an ARGON2ID user (swaks --tlsc)', async () => {

@@ -57,7 +57,8 @@ export function baseMainCf(dir: string, overrides: Record<string, string> = {}, 
     data_directory: join(dir, 'lib'),
     maillog_file: join(dir, 'maillog'),
     smtpd_peername_lookup: dnsPort ? 'yes' : 'no',
-    ...(dnsPort ? { dns_servers: `127.0.0.1:${dnsPort}` } : {}),
+    // Never the system resolver (not on loopback here): the test's DNS server, or none.
+    ...(dnsPort ? { dns_servers: `127.0.0.1:${dnsPort}` } : { postern_dns_lookups: 'no' }),
     ...overrides,
   };
   return Object.entries(base).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n';
