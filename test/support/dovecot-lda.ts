@@ -23,6 +23,7 @@ export interface DovecotLda {
 
 /** `users`: addresses that exist ("alice@example.test"). */
 export async function startDovecotLda(dir: string, users: readonly string[]): Promise<DovecotLda> {
+  mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755); // the LDA runs as nobody and must reach the config and the mail tree
   for (const d of ['run', 'state']) mkdirSync(join(dir, d), { recursive: true });
   const mail = join(dir, 'mail');
