@@ -129,6 +129,13 @@ test('user=root is refused: every recipient deferred, one warning in Postfix wor
   assert.deepEqual(log.lines, ['postfix/pipe: warning: service dovecot: user= command-line attribute specifies root privileges']);
 });
 
+test('user= naming the mail_owner account is refused too', async () => {
+  const log = fakeLog();
+  const o = await createPipeAgent({ log }).deliver(request(['user=nobody', 'argv=/bin/cat'], [rcpt('a@example.test')], { mail_owner: 'nobody' }));
+  assert.deepEqual(brief(o), [['a@example.test', 'deferred', '4.3.5', 'mail system configuration error', 'dovecot']]);
+  assert.deepEqual(log.lines, ['postfix/pipe: warning: service dovecot: user= command-line attribute specifies mail system owner nobody']);
+});
+
 test('<transport>_time_limit: a command that runs too long is killed and bounced (5.3.0) as in Postfix', async () => {
   const cmd = script('slow.sh', 'sleep 20');
   const t0 = Date.now();
