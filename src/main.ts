@@ -22,6 +22,8 @@ import { createScheduler, type Scheduler } from './scheduler/scheduler.js';
 import { createTransports } from './delivery/transports.js';
 import { createNotifier } from './scheduler/notices.js';
 import { createDiscardAgent, createErrorAgent } from './delivery/builtin/agents.js';
+import { createPipeAgent } from './delivery/pipe/agent.js';
+import { createLocalAgent } from './delivery/local/agent.js';
 import { createCleanup } from './cleanup/cleanup.js';
 import { createPolicyEngine } from './policy/engine.js';
 import { startSmtpListener, type SmtpListener } from './listener/smtp-listener.js';
@@ -97,11 +99,12 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   let scheduler: Scheduler;
   try {
     const tables = new TableRegistry({ baseDir: dir });
-    const transports = createTransports(cfg, { discard: createDiscardAgent(), error: createErrorAgent() });
+    const transports = createTransports(cfg, { discard: createDiscardAgent(), error: createErrorAgent(), pipe: createPipeAgent({ log }) });
     const resolver = createResolver(main, { tables, transportCommand: (t) => transports.service(t)?.command });
     const maildir = createMaildirAgent({ log, params: main });
     const notify = createNotifier({ store, log, params: main, submitted: (m) => scheduler.submitted(m) });
-    scheduler = createScheduler({ store, resolver, agents: { maildir }, transports, notify, log, params: main });
+    const commandsAndFiles = createLocalAgent({ log, params: main });
+    scheduler = createScheduler({ store, resolver, agents: { maildir, command: commandsAndFiles, file: commandsAndFiles }, transports, notify, log, params: main });
     const cleanup = createCleanup({ store, log, params: main, scheduler });
     const listeners = await startListeners(cfg, { tables, resolver, dns, log, cleanup });
     running = { cfg, tables, listeners };

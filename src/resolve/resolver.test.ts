@@ -216,6 +216,13 @@ test('expand: local user to home Maildir with uid/gid, extension kept as recipie
   assert.equal(t.originalRecipient, 'Alice+lists@mx.test');
 });
 
+test('expand: allow_mail_to_commands / allow_mail_to_files without "alias" bounce 5.7.1 as local(8) does', async () => {
+  const r = resolver({ allow_mail_to_commands: 'forward', allow_mail_to_files: 'forward, include' });
+  assert.deepEqual(brief(await r.expand('piper@mx.test')), ['bounce 5.7.1 mail to command is restricted']);
+  assert.deepEqual(brief(await r.expand('mboxer@mx.test')), ['bounce 5.7.1 mail to file is restricted']);
+  assert.deepEqual(brief(await r.expand('archive@mx.test')), ['bounce 5.7.1 mail to file is restricted'], 'a Maildir path is a file delivery too');
+});
+
 test('expand: aliases — chains, lists, Maildir path, forward, unsupported kinds, loops, self', async () => {
   const r = resolver();
   assert.deepEqual(brief(await r.expand('postmaster@mx.test')), [`maildir local ${dir}/home/alice/Maildir/ 1001:1002 alice@mx.test`]); // Delivered-To is the expanded address
@@ -227,8 +234,8 @@ test('expand: aliases — chains, lists, Maildir path, forward, unsupported kind
   assert.deepEqual(brief(await r.expand('archive@mx.test')), ['maildir local /srv/mail/archive/ -:- archive@mx.test']);
   assert.deepEqual(brief(await r.expand('fwd@mx.test')), ['smtp:remote.example someone@remote.example']);
   assert.deepEqual(brief(await r.expand('tovirt@mx.test')), ['maildir virtual /srv/vmail/example.test/bob/ -:- bob@example.test']);
-  assert.deepEqual(brief(await r.expand('mboxer@mx.test')), ['defer 4.3.0 alias mboxer: delivery to mbox file /var/mail/file is not supported yet']);
-  assert.deepEqual(brief(await r.expand('piper@mx.test')), ['defer 4.3.0 alias piper: delivery to a command is not supported yet']);
+  assert.deepEqual(await r.expand('mboxer@mx.test'), [{ kind: 'file', path: '/var/mail/file', recipient: 'mboxer@mx.test', originalRecipient: 'mboxer@mx.test' }]);
+  assert.deepEqual(await r.expand('piper@mx.test'), [{ kind: 'command', command: '/usr/bin/procmail', recipient: 'piper@mx.test', originalRecipient: 'piper@mx.test' }]);
   assert.deepEqual(brief(await r.expand('lister@mx.test')), ['defer 4.3.0 alias lister: :include: lists are not supported yet']);
   // loop1 → loop2 → loop1: the repeated alias is not expanded again; no such user → bounce.
   assert.deepEqual(brief(await r.expand('loop1@mx.test')), ['bounce 5.1.1 unknown user: "loop1"']);

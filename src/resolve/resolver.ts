@@ -21,8 +21,9 @@
  *
  * expand(): virtual_alias_maps first for any domain (recursive, at most 1000 levels and
  * 1000 results, an address that maps to itself is delivered as is), then per class:
- *  - local → alias_maps (aliases(5) text; values: local names, addresses, /path/Maildir/;
- *    /path/mbox, |command and :include: are not supported yet and defer) → the user's
+ *  - local → alias_maps (aliases(5) text; values: local names, addresses; /path/Maildir/,
+ *    /path/mbox and |command as allow_mail_to_files/commands permit for class alias —
+ *    else bounced 5.7.1 as local(8) does; :include: is not supported yet and defers) → the user's
  *    home_mailbox under the home directory from the passwd table, with the user's uid/gid.
  *    Postern's home_mailbox default is "Maildir/" (Postfix: "" = mbox in the spool).
  *    postmaster without an alias goes to root when Postern runs as root, else to the user
@@ -138,6 +139,8 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
   const mailboxBase = params.str('virtual_mailbox_base');
   const homeMailbox = params.str('home_mailbox');
   const myUid = deps.uid ?? process.getuid?.() ?? 0;
+  const allowCommands = params.list('allow_mail_to_commands').map((c) => c.toLowerCase());
+  const allowFiles = params.list('allow_mail_to_files').map((c) => c.toLowerCase());
   const router = createRouter(params, deps.tables);
   const commandOf = deps.transportCommand ?? ((t: string) => BUILTIN_TRANSPORT_COMMANDS[t]);
   const toTransport = (route: Route, rcpt: string, orig: string): DeliveryTarget =>
@@ -270,9 +273,18 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
   }
 
   function aliasValueTarget(val: string, base: string, rcpt: string, orig: string): DeliveryTarget | undefined {
-    if (val.startsWith('/') && val.endsWith('/')) return { kind: 'maildir', via: 'local', path: val, recipient: rcpt, originalRecipient: orig };
-    if (val.startsWith('/')) return { kind: 'defer', recipient: rcpt, originalRecipient: orig, dsn: '4.3.0', text: `alias ${base}: delivery to mbox file ${val} is not supported yet` };
-    if (val.startsWith('|')) return { kind: 'defer', recipient: rcpt, originalRecipient: orig, dsn: '4.3.0', text: `alias ${base}: delivery to a command is not supported yet` };
+    // local(8): "/file", "/dir/" (Maildir) and "|command" from an alias file, if
+    // allow_mail_to_files/commands list class "alias"; the local agent runs commands and
+    // file appends with default_privs (no uid/gid given here).
+    if (val.startsWith('/')) {
+      if (!allowFiles.includes('alias')) return { kind: 'bounce', recipient: rcpt, originalRecipient: orig, dsn: '5.7.1', text: 'mail to file is restricted' };
+      if (val.endsWith('/')) return { kind: 'maildir', via: 'local', path: val, recipient: rcpt, originalRecipient: orig };
+      return { kind: 'file', path: val, recipient: rcpt, originalRecipient: orig };
+    }
+    if (val.startsWith('|')) {
+      if (!allowCommands.includes('alias')) return { kind: 'bounce', recipient: rcpt, originalRecipient: orig, dsn: '5.7.1', text: 'mail to command is restricted' };
+      return { kind: 'command', command: val.slice(1), recipient: rcpt, originalRecipient: orig };
+    }
     if (val.toLowerCase().startsWith(':include:')) return { kind: 'defer', recipient: rcpt, originalRecipient: orig, dsn: '4.3.0', text: `alias ${base}: :include: lists are not supported yet` };
     return undefined;
   }

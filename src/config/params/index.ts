@@ -15,11 +15,13 @@ import { futureParams } from './future.js';
 import { tlsParams } from './tls.js';
 import { routingParams } from './routing.js';
 import { dsnParams } from './dsn.js';
+import { commandParams } from './commands.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
   ...deliveryParams, ...dnsParams, ...tablesParams, ...noeffectParams, ...futureParams, ...tlsParams, ...routingParams,
   ...dsnParams,
+  ...commandParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {
