@@ -25,6 +25,7 @@ const f = (name: string, content: string): string => {
   return p;
 };
 mkdirSync(join(dir, 'home/alice'), { recursive: true });
+f('team.list', '# the team\nalice, carol@elsewhere.example\n/srv/mail/team-archive\n');
 f('passwd', [
   'root:x:0:0:root:/root:/bin/bash',
   `alice:x:1001:1002:Alice:${dir}/home/alice:/bin/sh`,
@@ -41,7 +42,8 @@ f('aliases', [
   'archive: /srv/mail/archive/',
   'mboxer: /var/mail/file',
   'piper: "|/usr/bin/procmail"',
-  'lister: :include:/etc/list',
+  'lister: :include:/nonexistent/postern-list',
+  `crew: :include:${dir}/team.list`,
   'loop1: loop2',
   'loop2: loop1',
   'selfish: selfish, alice',
@@ -236,7 +238,12 @@ test('expand: aliases — chains, lists, Maildir path, forward, unsupported kind
   assert.deepEqual(brief(await r.expand('tovirt@mx.test')), ['maildir virtual /srv/vmail/example.test/bob/ -:- bob@example.test']);
   assert.deepEqual(await r.expand('mboxer@mx.test'), [{ kind: 'file', path: '/var/mail/file', recipient: 'mboxer@mx.test', originalRecipient: 'mboxer@mx.test' }]);
   assert.deepEqual(await r.expand('piper@mx.test'), [{ kind: 'command', command: '/usr/bin/procmail', recipient: 'piper@mx.test', originalRecipient: 'piper@mx.test' }]);
-  assert.deepEqual(brief(await r.expand('lister@mx.test')), ['defer 4.3.0 alias lister: :include: lists are not supported yet']);
+  assert.deepEqual(brief(await r.expand('lister@mx.test')), ['bounce 5.3.5 mail system configuration error'], 'a missing :include: file');
+  assert.deepEqual(brief(await r.expand('crew@mx.test')), [
+    `maildir local ${dir}/home/alice/Maildir/ 1001:1002 alice@mx.test`,
+    'smtp:elsewhere.example carol@elsewhere.example',
+    'bounce 5.7.1 mail to file is restricted',
+  ], ':include: members: a local user, an address, and a file (refused: allow_mail_to_files has no "include" by default, as in Postfix)');
   // loop1 → loop2 → loop1: the repeated alias is not expanded again; no such user → bounce.
   assert.deepEqual(brief(await r.expand('loop1@mx.test')), ['bounce 5.1.1 unknown user: "loop1"']);
   assert.deepEqual(brief(await r.expand('selfish@mx.test')), [

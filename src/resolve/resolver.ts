@@ -23,7 +23,7 @@
  * 1000 results, an address that maps to itself is delivered as is), then per class:
  *  - local → alias_maps (aliases(5) text; values: local names, addresses; /path/Maildir/,
  *    /path/mbox and |command as allow_mail_to_files/commands permit for class alias —
- *    else bounced 5.7.1 as local(8) does; :include: is not supported yet and defers) → the user's
+ *    else bounced 5.7.1 as local(8) does; :include:/path lists are read as local(8) reads them) → the user's
  *    home_mailbox under the home directory from the passwd table, with the user's uid/gid.
  *    Postern's home_mailbox default is "Maildir/" (Postfix: "" = mbox in the spool).
  *    postmaster without an alias goes to root when Postern runs as root, else to the user
@@ -45,6 +45,7 @@ import { reply } from '../protocol/reply.js';
 import { splitList } from '../config/params.js';
 import type { AddressClass, AddressClassName, AddressResolver, DeliveryTarget, RecipientCheck } from './types.js';
 import { splitAliasValues } from './aliases.js';
+import { readIncludeFile } from './include.js';
 import { TableError } from '../tables/types.js';
 import { isAliasFileType } from '../tables/open.js';
 import { createRouter, BUILTIN_TRANSPORT_COMMANDS, type Route } from './transport.js';
@@ -272,21 +273,48 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
     sender?: string;
   }
 
-  function aliasValueTarget(val: string, base: string, rcpt: string, orig: string): DeliveryTarget | undefined {
-    // local(8): "/file", "/dir/" (Maildir) and "|command" from an alias file, if
-    // allow_mail_to_files/commands list class "alias"; the local agent runs commands and
-    // file appends with default_privs (no uid/gid given here).
+  /**
+   * local(8): "/file", "/dir/" (Maildir) and "|command" from an alias file (class "alias") or
+   * an :include: file (class "include"), if allow_mail_to_files/commands list that class.
+   * Commands and file appends run with default_privs, or as the owner of a non-root
+   * :include: file (`owner`).
+   */
+  function aliasValueTarget(val: string, rcpt: string, orig: string, cls: 'alias' | 'include', owner?: { uid: number; gid: number }): DeliveryTarget | undefined {
+    const ids = owner && owner.uid !== 0 ? { uid: owner.uid, gid: owner.gid } : {};
     if (val.startsWith('/')) {
-      if (!allowFiles.includes('alias')) return { kind: 'bounce', recipient: rcpt, originalRecipient: orig, dsn: '5.7.1', text: 'mail to file is restricted' };
+      if (!allowFiles.includes(cls)) return { kind: 'bounce', recipient: rcpt, originalRecipient: orig, dsn: '5.7.1', text: 'mail to file is restricted' };
       if (val.endsWith('/')) return { kind: 'maildir', via: 'local', path: val, recipient: rcpt, originalRecipient: orig };
-      return { kind: 'file', path: val, recipient: rcpt, originalRecipient: orig };
+      return { kind: 'file', path: val, recipient: rcpt, originalRecipient: orig, ...ids };
     }
     if (val.startsWith('|')) {
-      if (!allowCommands.includes('alias')) return { kind: 'bounce', recipient: rcpt, originalRecipient: orig, dsn: '5.7.1', text: 'mail to command is restricted' };
-      return { kind: 'command', command: val.slice(1), recipient: rcpt, originalRecipient: orig };
+      if (!allowCommands.includes(cls)) return { kind: 'bounce', recipient: rcpt, originalRecipient: orig, dsn: '5.7.1', text: 'mail to command is restricted' };
+      return { kind: 'command', command: val.slice(1), recipient: rcpt, originalRecipient: orig, ...ids };
     }
-    if (val.toLowerCase().startsWith(':include:')) return { kind: 'defer', recipient: rcpt, originalRecipient: orig, dsn: '4.3.0', text: `alias ${base}: :include: lists are not supported yet` };
     return undefined;
+  }
+
+  /** Expand alias values (from an alias table or an :include: file) for local name `base`. */
+  async function expandValues(values: string[], base: string, address: string, domain: string, orig: string, depth: number, w: Walk, cls: 'alias' | 'include', owner?: { uid: number; gid: number }): Promise<DeliveryTarget[]> {
+    const out: DeliveryTarget[] = [];
+    for (const v of values) {
+      const val = v.replace(/^"(.*)"$/s, '$1').trim();
+      if (val.toLowerCase().startsWith(':include:')) {
+        const path = val.slice(':include:'.length).trim();
+        if (w.seen.has(`include:${path}`) || depth > MAX_DEPTH) continue;
+        const inc = await readIncludeFile(path);
+        if (!inc.ok) {
+          out.push({ kind: inc.status, recipient: address, originalRecipient: orig, dsn: inc.dsn, text: inc.text });
+          continue;
+        }
+        out.push(...(await expandValues(inc.values, base, address, domain, orig, depth + 1, { ...w, seen: new Set(w.seen).add(`include:${path}`) }, 'include', inc.owner)));
+        continue;
+      }
+      const direct = aliasValueTarget(val, address, orig, cls, owner);
+      if (direct) out.push(direct);
+      else if (!val.includes('@') && splitExt(val.toLowerCase()).base === base) out.push(await userMailbox(base, address, orig)); // "root: root, …" delivers to the user itself
+      else out.push(...(await walk(val.includes('@') ? val : `${val}@${domain}`, orig, depth + 1, w)));
+    }
+    return out;
   }
 
   async function expandLocal(address: string, local: string, domain: string, orig: string, depth: number, w: Walk): Promise<DeliveryTarget[]> {
@@ -297,15 +325,7 @@ export function createResolver(params: Params, deps: ResolverDeps): AddressResol
       const hit = await firstHit(aliasMaps, () => [name]);
       if (!hit) continue;
       const seen = new Set(w.seen).add(`alias:${name}`);
-      const out: DeliveryTarget[] = [];
-      for (const v of splitAliasValues(hit.value)) {
-        const val = v.replace(/^"(.*)"$/s, '$1').trim();
-        const direct = aliasValueTarget(val, name, address, orig);
-        if (direct) out.push(direct);
-        else if (!val.includes('@') && splitExt(val.toLowerCase()).base === base) out.push(await userMailbox(base, address, orig)); // "root: root, …" delivers to the user itself
-        else out.push(...(await walk(val.includes('@') ? val : `${val}@${domain}`, orig, depth + 1, { ...w, seen })));
-      }
-      return out;
+      return expandValues(splitAliasValues(hit.value), base, address, domain, orig, depth, { ...w, seen }, 'alias');
     }
     if (base === 'postmaster') {
       // No postmaster alias: root (or our own user) receives it; never dropped.
