@@ -12,9 +12,7 @@ function planned(feature: string, names: [string, string][]): ParamDecl[] {
 export const futureParams = declare([
   ...planned('milters', [['milter_macro_daemon_name', '$myhostname']]),
   ...planned('outbound SMTP delivery', [
-    ['smtp_tls_security_level', ''], ['smtp_tls_loglevel', '0'], ['smtp_tls_note_starttls_offer', 'no'],
-    ['smtp_helo_timeout', '300s'], ['smtp_connect_timeout', '30s'], ['smtp_data_done_timeout', '600s'],
-    ['smtp_send_xforward_command', 'no'], ['relay_recipient_maps', ''],
+    ['relay_recipient_maps', ''],
   ]),
   ...planned('rate limits (anvil)', [
     ['anvil_rate_time_unit', '60s'], ['smtpd_client_connection_count_limit', '50'], ['smtpd_client_connection_rate_limit', '0'],

@@ -16,12 +16,14 @@ import { tlsParams } from './tls.js';
 import { routingParams } from './routing.js';
 import { dsnParams } from './dsn.js';
 import { commandParams } from './commands.js';
+import { smtpClientParams } from './smtp-client.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
   ...deliveryParams, ...dnsParams, ...tablesParams, ...noeffectParams, ...futureParams, ...tlsParams, ...routingParams,
   ...dsnParams,
   ...commandParams,
+  ...smtpClientParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {
