@@ -48,6 +48,8 @@ export interface PeerOptions {
   path?: string;
   /** Listen address (default 127.0.0.1). */
   host?: string;
+  /** Listen port (default: a free one). */
+  port?: number;
 }
 
 export interface ScriptedPeer {
@@ -202,7 +204,7 @@ export async function startPeer(opts: PeerOptions = {}): Promise<ScriptedPeer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     if (opts.path) server.listen(opts.path, () => resolve());
-    else server.listen(0, opts.host ?? '127.0.0.1', () => resolve());
+    else server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   const a = server.address();
   (peer as { port: number }).port = typeof a === 'object' && a ? a.port : 0;
