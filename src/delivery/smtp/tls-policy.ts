@@ -112,7 +112,9 @@ const caCache = new Map<string, Buffer>();
 
 /** Handshake options: protocol bounds, CAs (smtp_tls_CAfile, else Node's bundled roots), SNI for host names. */
 export function handshakeOptions(s: ClientSettings, policy: TlsPolicy, serverName: string): ConnectionOptions {
-  const opts: ConnectionOptions = { ...protocolBounds([...policy.protocols]) };
+  // Node folds its own host-name check into `authorized`; names are matched here by policy
+  // (certMatches), so `authorized` must mean only "the chain leads to a trusted CA".
+  const opts: ConnectionOptions = { ...protocolBounds([...policy.protocols]), checkServerIdentity: () => undefined };
   if (s.tls.caFile) {
     let ca = caCache.get(s.tls.caFile);
     if (!ca) {
