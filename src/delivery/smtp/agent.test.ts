@@ -233,6 +233,15 @@ test('dot-stuffing on the wire; the peer gets the exact bytes', async () => {
   assert.equal(p.messages[0]!.data.toString(), body);
 });
 
+test('XFORWARD with the original client when offered and smtp_send_xforward_command = yes', async () => {
+  const p = await peer({ keywords: ['PIPELINING', 'XFORWARD NAME ADDR PROTO HELO'] });
+  await send(agent(), `[127.0.0.1]:${p.port}`, [rcpt('a@dst.test')], { smtp_send_xforward_command: 'yes' });
+  assert.ok(p.chunks.some((c) => c.startsWith('XFORWARD NAME=client.src.test ADDR=192.0.2.9\r\nMAIL FROM:')), JSON.stringify(p.chunks));
+  const q = await peer({ keywords: ['PIPELINING', 'XFORWARD NAME ADDR PROTO HELO'] });
+  await send(agent(), `[127.0.0.1]:${q.port}`, [rcpt('a@dst.test')]);
+  assert.ok(!q.commands.some((c) => c.startsWith('XFORWARD')));
+});
+
 test('EHLO refused: HELO, and plain SMTP without extensions', async () => {
   const p = await peer({ reply: (cmd) => (cmd.startsWith('EHLO') ? '502 5.5.2 Error: command not recognized' : undefined) });
   const out = await send(agent(), `[127.0.0.1]:${p.port}`, [rcpt('a@dst.test', { notify: ['SUCCESS'] })], { smtp_helo_name: 'helo.client.test' });
