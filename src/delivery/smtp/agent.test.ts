@@ -201,11 +201,13 @@ test('DSN parameters are passed on when offered; without DSN at the peer, NOTIFY
   const out = await send(agent(), `[127.0.0.1]:${p.port}`, [r], {}, msg);
   assert.equal(out[0]!.status, 'sent');
   assert.equal(out[0]!.relayed, undefined);
+  assert.equal(out[0]!.dsnPassedOn, true);
   assert.match(p.messages[0]!.mailArgs, /^SIZE=\d+ RET=HDRS ENVID=QQ314159$/);
   assert.equal(p.messages[0]!.rcptArgs[0], 'NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;A+2Bx@dst.test');
   const q = await peer({ keywords: ['PIPELINING'] });
   const out2 = await send(agent(), `[127.0.0.1]:${q.port}`, [r], {}, msg);
   assert.equal(out2[0]!.relayed, true);
+  assert.equal(out2[0]!.dsnPassedOn, undefined);
   assert.equal(q.messages[0]!.mailArgs, '');
   assert.equal(q.messages[0]!.rcptArgs[0], '');
 });

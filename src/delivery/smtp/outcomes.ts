@@ -77,7 +77,8 @@ export class RecipientTracker {
   sent(i: number, r: Extract<RcptResult, { ok: true }>, session: SmtpSession): void {
     const rcpt = this.recipients[i]!;
     // RFC 3461 §6.2.1.2: a peer without DSN cannot report success, so the success notice says "relayed".
-    const relayed = !this.lmtp && (rcpt.notify ?? []).some((n) => n.toUpperCase() === 'SUCCESS') && !session.features.has('DSN');
+    const dsnPeer = session.features.has('DSN');
+    const relayed = !this.lmtp && (rcpt.notify ?? []).some((n) => n.toUpperCase() === 'SUCCESS') && !dsnPeer;
     this.done.set(i, {
       recipient: rcpt,
       status: 'sent',
@@ -87,6 +88,8 @@ export class RecipientTracker {
       remoteMta: `dns; ${session.peer.host}`,
       diagnostic: `smtp; ${r.text}`,
       ...(relayed ? { relayed: true } : {}),
+      // A DSN-capable peer got our NOTIFY and reports success itself (Postfix clears SUCCESS then).
+      ...(dsnPeer ? { dsnPassedOn: true } : {}),
       connectSeconds: this.connectSeconds(),
     });
   }
