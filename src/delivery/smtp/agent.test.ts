@@ -340,6 +340,16 @@ test('LMTP over a UNIX socket: LHLO, one reply per recipient after the dot', asy
   assert.deepEqual([missing[0]!.status, missing[0]!.text], ['deferred', `connect to mail.client.test[${join(tmp, 'nope.sock')}]: No such file or directory`]);
 });
 
+test('LMTP over TCP (inet:host:port), and smtp_bind_address picks the local address', async () => {
+  const p = await peer({ lmtp: true });
+  const out = await send(agent(true), `inet:127.0.0.1:${p.port}`, [rcpt('a@dst.test')], { lmtp_lhlo_name: 'lhlo.client.test' });
+  assert.deepEqual([out[0]!.status, out[0]!.relay, out[0]!.text], ['sent', `127.0.0.1[127.0.0.1]:${p.port}`, '250 2.0.0 <a@dst.test> Saved']);
+  assert.equal(p.commands[0], 'LHLO lhlo.client.test');
+  const q = await peer();
+  await send(agent(), `[127.0.0.1]:${q.port}`, [rcpt('a@dst.test')], { smtp_bind_address: '127.0.0.9' });
+  assert.deepEqual(q.remotes, ['127.0.0.9']);
+});
+
 test('TLS: encrypt without STARTTLS at the peer defers 4.7.4; a failed opportunistic handshake is retried in plain text', async () => {
   const p = await peer();
   const out = await send(agent(), `[127.0.0.1]:${p.port}`, [rcpt('a@dst.test')], { smtp_tls_security_level: 'encrypt' });

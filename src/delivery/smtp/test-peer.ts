@@ -58,6 +58,8 @@ export interface ScriptedPeer {
   /** Raw chunks as read from the socket, for pipelining checks. */
   readonly chunks: string[];
   readonly messages: PeerMessage[];
+  /** Client addresses of the connections, in order. */
+  readonly remotes: string[];
   connections: number;
   close(): Promise<void>;
 }
@@ -69,6 +71,7 @@ export async function startPeer(opts: PeerOptions = {}): Promise<ScriptedPeer> {
     commands: [],
     chunks: [],
     messages: [],
+    remotes: [],
     connections: 0,
     close: async () => {
       for (const s of sockets) s.destroy();
@@ -82,6 +85,7 @@ export async function startPeer(opts: PeerOptions = {}): Promise<ScriptedPeer> {
     raw.on('close', () => sockets.delete(raw));
     raw.on('error', () => undefined);
     const conn = ++peer.connections;
+    peer.remotes.push(raw.remoteAddress ?? '');
     let sock: Socket = raw;
     let buf = Buffer.alloc(0);
     let inData = false;
