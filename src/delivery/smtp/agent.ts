@@ -259,7 +259,7 @@ export function createSmtpAgent(deps: SmtpAgentDeps): SmtpAgent {
       ctx.track.markSetup();
       if (!(err instanceof SiteError)) throw err;
       if (err.retryPlain && !plain) {
-        ctx.info(`${ctx.req.msg.id}: ${err.failure.text}; trying again without TLS`);
+        ctx.info(`${ctx.req.msg.id}: ${err.failure.text}`); // Postfix logs the reason, then retries in plain text
         return 'retry-plain';
       }
       const where = { peer: peerLabel(peer) };
