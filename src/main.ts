@@ -20,6 +20,7 @@ import { openQueueStore, type QueueStore } from './queue/store.js';
 import { createMaildirAgent } from './delivery/maildir/agent.js';
 import { createScheduler, type Scheduler } from './scheduler/scheduler.js';
 import { createTransports } from './delivery/transports.js';
+import { createSmtpAgent, type SmtpAgent } from './delivery/smtp/agent.js';
 import { createNotifier } from './scheduler/notices.js';
 import { createDiscardAgent, createErrorAgent } from './delivery/builtin/agents.js';
 import { createPipeAgent } from './delivery/pipe/agent.js';
@@ -97,9 +98,14 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
 
   let running: Running;
   let scheduler: Scheduler;
+  let smtp: SmtpAgent | undefined;
+  let lmtp: SmtpAgent | undefined;
   try {
     const tables = new TableRegistry({ baseDir: dir });
-    const transports = createTransports(cfg, { discard: createDiscardAgent(), error: createErrorAgent(), pipe: createPipeAgent({ log }) });
+    const queueDirectory = main.str('queue_directory');
+    smtp = createSmtpAgent({ dns, log, lmtp: false, queueDirectory, tables });
+    lmtp = createSmtpAgent({ dns, log, lmtp: true, queueDirectory, tables });
+    const transports = createTransports(cfg, { smtp, lmtp, discard: createDiscardAgent(), error: createErrorAgent(), pipe: createPipeAgent({ log }) });
     const resolver = createResolver(main, { tables, transportCommand: (t) => transports.service(t)?.command });
     const maildir = createMaildirAgent({ log, params: main });
     const notify = createNotifier({ store, log, params: main, submitted: (m) => scheduler.submitted(m) });
@@ -143,6 +149,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
       void (async () => {
         await Promise.allSettled(running.listeners.map((l) => l.close()));
         await scheduler.stop();
+        await Promise.allSettled([smtp?.close(), lmtp?.close()]);
         store.close();
         running.tables.closeAll();
         log.close();
