@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createScheduler, REMOTE_NOT_AVAILABLE, type Scheduler } from './scheduler.js';
+import { createScheduler, REMOTE_NOT_AVAILABLE, type Scheduler, type Notifier } from './scheduler.js';
 import { nextRetryDelay } from './backoff.js';
 import { openQueueStore, type QueueStore } from '../queue/store.js';
 import { newQueueId } from '../queue/queue-id.js';
@@ -83,13 +83,13 @@ function message(rcpts: string[], over: Partial<QueuedMessage> = {}): QueuedMess
 
 interface Rig { store: QueueStore; log: MailLog & { lines: string[] }; sched: Scheduler; agent: ReturnType<typeof fakeAgent>; resolver: ReturnType<typeof fakeResolver> }
 
-function rig(opts: { table?: Record<string, DeliveryTarget[] | Error>; agent?: ReturnType<typeof fakeAgent>; params?: Record<string, string>; store?: QueueStore } = {}): Rig {
+function rig(opts: { table?: Record<string, DeliveryTarget[] | Error>; agent?: ReturnType<typeof fakeAgent>; params?: Record<string, string>; store?: QueueStore; notify?: Notifier } = {}): Rig {
   const store = opts.store ?? openQueueStore(mkdtempSync(join(tmpdir(), 'postern-sched-')));
   const log = fakeLog();
   const agent = opts.agent ?? fakeAgent();
   const resolver = fakeResolver(opts.table);
   const params = paramsFrom({ syslog_name: 'postfix', ...opts.params });
-  const sched = createScheduler({ store, resolver, agents: { maildir: agent }, log, params });
+  const sched = createScheduler({ store, resolver, agents: { maildir: agent }, log, params, ...(opts.notify ? { notify: opts.notify } : {}) });
   return { store, log, sched, agent, resolver };
 }
 
@@ -243,16 +243,60 @@ test('stop() waits for deliveries in flight and starts no new ones', async () =>
   r.store.close();
 });
 
-test('past maximal_queue_lifetime a deferred message is kept (no bounces yet) with a warning', async () => {
+test('without a notifier, past maximal_queue_lifetime a deferred message is kept with a warning (never dropped)', async () => {
   const table: Record<string, DeliveryTarget[]> = { 'far@remote.example': [{ kind: 'remote', recipient: 'far@remote.example', originalRecipient: 'far@remote.example' }] };
   const r = rig({ table });
   const old = message(['far@remote.example'], { arrival: Date.now() - 6 * 86_400_000, nextAttempt: 0, attempts: 40 });
   await r.store.enqueue(old);
   r.sched.start();
-  await until('the attempt', () => r.store.get(old.id)?.attempts === 41);
+  await until('the attempt', () => r.store.get(old.id)?.attempts === 41 && r.log.lines.some((l) => l.includes('maximal_queue_lifetime exceeded')));
   assert.match(r.log.lines.join('\n'), new RegExp(`postfix/qmgr: warning: ${old.id}: from=<s@example\\.org>, maximal_queue_lifetime exceeded; kept in the queue`));
   const q = r.store.get(old.id)!;
   assert.ok(q.nextAttempt - Date.now() > MAX - 5000, 'an old message waits maximal_backoff_time');
+  await done(r);
+});
+
+test('past maximal_queue_lifetime the deferred recipients are returned to the sender (expired), then the message is removed', async () => {
+  const table: Record<string, DeliveryTarget[]> = { 'far@remote.example': [{ kind: 'defer', recipient: 'far@remote.example', originalRecipient: 'far@remote.example', dsn: '4.4.1', text: 'connect to mx.remote.example[192.0.2.1]:25: Connection refused' }] };
+  const calls: { expired: boolean; rcpts: string[] }[] = [];
+  const notify: Notifier = async (_msg, results, opts) => {
+    calls.push({ expired: opts.expired, rcpts: results.map((x) => `${x.outcome.recipient.recipient}:${x.outcome.status}`) });
+    return () => undefined;
+  };
+  const r = rig({ table, notify });
+  const old = message(['far@remote.example'], { arrival: Date.now() - 6 * 86_400_000, nextAttempt: 0, attempts: 40 });
+  await r.store.enqueue(old);
+  r.sched.start();
+  await until('removal', () => r.store.count() === 0 && r.log.lines.some((l) => l.endsWith(': removed')));
+  assert.deepEqual(calls, [{ expired: false, rcpts: ['far@remote.example:deferred'] }, { expired: true, rcpts: ['far@remote.example:bounced'] }]);
+  assert.match(r.log.lines.join('\n'), new RegExp(`postfix/qmgr: ${old.id}: from=<s@example\\.org>, status=expired, returned to sender\npostfix/qmgr: ${old.id}: removed`));
+  await done(r);
+});
+
+test('a notice that cannot be queued keeps the recipients for a retry: a failure is never recorded without its bounce', async () => {
+  const table: Record<string, DeliveryTarget[]> = { 'gone@kit.test': [{ kind: 'bounce', recipient: 'gone@kit.test', originalRecipient: 'gone@kit.test', dsn: '5.1.1', text: 'unknown user' }] };
+  const notify: Notifier = async () => {
+    throw new Error('disk full');
+  };
+  const r = rig({ table, notify });
+  const m = message(['gone@kit.test']);
+  await r.store.enqueue(m);
+  r.sched.start();
+  await until('the attempt', () => r.store.get(m.id)?.attempts === 1 && r.log.lines.some((l) => l.includes('cannot queue')));
+  assert.equal(r.store.count(), 1, 'the message stays queued');
+  assert.match(r.log.lines.join('\n'), /warning: .*cannot queue a delivery status notification: disk full; will retry/);
+  await done(r);
+});
+
+test('a looping message (hopcount_limit Received: headers) is bounced, not delivered', async () => {
+  const r = rig({ params: { hopcount_limit: '3' } });
+  r.sched.start();
+  const m = message(['alice@kit.test'], { data: Buffer.from('Received: a\r\nReceived: b\r\nReceived: c\r\nSubject: loop\r\n\r\nbody\r\n') });
+  await r.store.enqueue(m);
+  r.sched.submitted(m);
+  await until('removal', () => r.store.count() === 0 && r.log.lines.some((l) => l.endsWith(': removed')));
+  assert.deepEqual(r.agent.calls, [], 'nothing delivered');
+  assert.match(r.log.lines.join('\n'), /to=<alice@kit\.test>, relay=local, .*dsn=5\.4\.6, status=bounced \(too many hops \(3 Received: headers, hopcount_limit = 3\)\)/);
   await done(r);
 });
 

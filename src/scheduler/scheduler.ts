@@ -14,6 +14,7 @@ import { programName } from '../log/maillog.js';
 import { queueLog, noticeLog } from '../log/queue-events.js';
 import type { Params } from '../config/types.js';
 import { nextRetryDelay } from './backoff.js';
+import { checkHops } from '../dsn/index.js';
 import { createTransportDispatcher, type Transports, type TransportTarget, type TargetResult } from './transports.js';
 import type { TransportOutcome } from '../delivery/types.js';
 
@@ -58,6 +59,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const dispatcher = createTransportDispatcher({ transports: deps.transports ?? { service: () => undefined, agent: () => undefined }, params });
   const localProgram = programName(params.str('syslog_name'), 'local');
   const bounceLifetime = params.timeMs('bounce_queue_lifetime');
+  const hopLimit = params.int('hopcount_limit');
   // A queue flush (postern queue flush) retries suspended destinations and defer_transports once.
   let flushing = false;
   const syslogName = params.str('syslog_name');
@@ -127,10 +129,14 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const direct = (t: DeliveryTarget, status: TransportOutcome['status'], dsn: string, text: string, relay: string, program = localProgram): void => {
       results.push({ target: t, program, outcome: { recipient: { recipient: t.recipient, originalRecipient: t.originalRecipient }, status, dsn, text, relay } });
     };
+    // A mail loop (too many Received: headers) is returned, not delivered again (cleanup's hopcount_limit).
+    const looping = checkHops(msg.data, hopLimit);
     for (const r of pending) {
       let targets: DeliveryTarget[];
       try {
-        targets = await resolver.expand(r.address, { sender: msg.sender });
+        targets = looping
+          ? [{ kind: 'bounce', recipient: r.address, originalRecipient: r.address, dsn: looping.dsn, text: looping.text }]
+          : await resolver.expand(r.address, { sender: msg.sender });
       } catch (err) {
         targets = [{ kind: 'defer', recipient: r.address, originalRecipient: r.address, dsn: '4.3.0', text: `address resolution failed: ${(err as Error).message}` }];
       }
