@@ -151,7 +151,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
         await scheduler.stop();
         await Promise.allSettled([smtp?.close(), lmtp?.close()]);
         store.close();
-        running.tables.closeAll();
+        await running.tables.closeAll();
         log.close();
         removePid();
         resolveExit(0);
