@@ -8,7 +8,7 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, chownSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, chownSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { program } from './packages.js';
@@ -58,6 +58,20 @@ export async function startPostgres(): Promise<Postgres> {
   });
   if (init.code !== 0) throw new Error(`initdb failed (${init.code}): ${init.out}`);
   let proc: ChildProcess | undefined;
+  /** The postmaster and its children (backends call setsid(), so a process group would miss them). */
+  const family = (): number[] => {
+    if (!proc?.pid) return [];
+    const kids = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((n) => {
+      try {
+        // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces, so split after ")".
+        const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === proc!.pid;
+      } catch {
+        return false;
+      }
+    });
+    return [proc.pid, ...kids.map(Number)];
+  };
 
   const psql = (statements: string, database = 'postgres'): Promise<{ code: number | null; stdout: string; stderr: string }> =>
     run('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', dir, '-p', String(port), '-U', 'postgres', '-d', database], { input: statements, timeoutMs: 30_000 });
@@ -72,7 +86,6 @@ export async function startPostgres(): Promise<Postgres> {
     async start() {
       proc = spawn(program(`${BIN}/postgres`), ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'logging_collector=off'], {
         ...who, stdio: ['ignore', 'ignore', 'ignore'],
-        detached: true, // its own process group: freeze() stops the backends too
       });
       const deadline = Date.now() + 20_000;
       for (;;) {
@@ -93,10 +106,10 @@ export async function startPostgres(): Promise<Postgres> {
       clearTimeout(t);
     },
     freeze() {
-      if (proc?.pid) process.kill(-proc.pid, 'SIGSTOP');
+      for (const pid of family()) process.kill(pid, 'SIGSTOP');
     },
     thaw() {
-      if (proc?.pid) process.kill(-proc.pid, 'SIGCONT');
+      for (const pid of family()) process.kill(pid, 'SIGCONT');
     },
     async cleanup() {
       await self.stop();
