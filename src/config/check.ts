@@ -10,6 +10,8 @@ import { ConfigError } from './types.js';
 import { validatePolicyConfig } from '../policy/validate.js';
 import { parseCidr } from '../policy/networks.js';
 import { TableRegistry, isAliasFileType } from '../tables/open.js';
+import { TableError } from '../tables/types.js';
+import { SqlTable } from '../tables/sql/base.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { tlsSettings } from '../listener/tls.js';
@@ -77,15 +79,32 @@ function aliasSyntaxKeys(spec: string, dir: string): string[] {
   }
 }
 
+/** Where a table error belongs: the table's own file and line when it has one (SQL query files), else main.cf. */
+function tableDiagnostic(name: string, err: unknown, at: { file: string; line: number }, severity: Diagnostic['severity']): Diagnostic {
+  const msg = (err as Error).message;
+  if (err instanceof TableError && err.file && err.line !== undefined) {
+    const own = msg.startsWith(`${err.file}, line ${err.line}: `) ? msg.slice(`${err.file}, line ${err.line}: `.length) : msg.startsWith(`${err.file}: `) ? msg.slice(err.file.length + 2) : msg;
+    return { severity, file: err.file, line: err.line, message: `${name} (${at.file}:${at.line}): ${own}` };
+  }
+  return { severity, ...at, message: `${name}: ${msg}` };
+}
+
 function tableProblems(cfg: LoadedConfig): Diagnostic[] {
   const out: Diagnostic[] = [];
   const tables = new TableRegistry({ baseDir: cfg.dir });
+  // A table named by several parameters (virtual_alias_domains defaults to $virtual_alias_maps) is reported once.
+  const checked = new Set<string>();
   for (const name of TABLE_PARAMS) {
     const at = cfg.main.origin(name) ?? { file: '<default>', line: 0 };
     for (const item of cfg.main.list(name)) {
-      if (!/^[a-z]+:/i.test(item) || item.startsWith('[')) continue;
+      if (!/^[a-z]+:/i.test(item) || item.startsWith('[') || checked.has(item)) continue;
+      checked.add(item);
       try {
         const table = name === 'alias_maps' ? tables.openAliases(item) : tables.open(item);
+        // SQL tables are parsed (query file, escapes, hosts) but never connected to; their
+        // unknown settings are shown at their own file and line.
+        const sqlWarnings = table instanceof SqlTable ? table.config.warnings : [];
+        for (const w of sqlWarnings) out.push({ ...w, message: `${name} (${at.file}:${at.line}): ${w.message}` });
         // Lines the table's syntax cannot use are skipped at run time: show each with its line.
         for (const w of table.warnings?.() ?? []) out.push({ severity: 'warning', ...at, message: `${name}: ${item}: ${w}` });
         if (name === 'alias_maps' && /^(proxy:)*texthash:/i.test(item)) {
@@ -96,10 +115,11 @@ function tableProblems(cfg: LoadedConfig): Diagnostic[] {
         const missing = /does not exist/.test((err as Error).message);
         // A missing alias file is common on fresh systems and acts as empty; anything else cannot run.
         const benign = missing && name === 'alias_maps' && isAliasFileType(item);
-        out.push({ severity: benign && at.file === '<default>' ? 'info' : benign ? 'warning' : 'error', ...at, message: `${name}: ${(err as Error).message}` });
+        out.push(tableDiagnostic(name, err, at, benign && at.file === '<default>' ? 'info' : benign ? 'warning' : 'error'));
       }
     }
   }
+  void tables.closeAll();
   return out;
 }
 

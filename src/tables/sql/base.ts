@@ -88,9 +88,4 @@ export class SqlTable implements LookupTable {
   close(): Promise<void> {
     return this.driver.close();
   }
-
-  /** Settings `postern check` warns about (unknown keys). */
-  warnings(): string[] {
-    return this.config.warnings.map((d) => `${d.file}, line ${d.line}: ${d.message}`);
-  }
 }

@@ -69,7 +69,8 @@ export function parseQueryFile(type: Dialect, file: string): SqlConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new TableError(`cannot read the ${type} table configuration ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file);
+    // No line: reported where the table is named (main.cf), not in a file that cannot be read.
+    throw new TableError(`cannot read the ${type} table configuration ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const parsed = parseMainCf(text, file);
   const bad = parsed.diagnostics.find((d) => d.severity === 'error');
