@@ -31,6 +31,21 @@ export interface SqlDriver {
   close(): Promise<void>;
 }
 
+/** Waits for `p` at most `ms` (closing must never hold up a shutdown). */
+export function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    t.unref();
+    void p.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
 function text(v: unknown): string | undefined {
   if (v === null || v === undefined) return undefined;
   if (Buffer.isBuffer(v)) return v.toString('utf8');

@@ -130,7 +130,16 @@ before(async () => {
   };
 });
 
+/** Every registry a test opened: closed at the end even when an assertion failed (open pools keep the process alive). */
+const registries: TableRegistry[] = [];
+function registry(baseDir: string): TableRegistry {
+  const reg = new TableRegistry({ baseDir });
+  registries.push(reg);
+  return reg;
+}
+
 after(async () => {
+  await Promise.allSettled(registries.map((r) => r.closeAll()));
   await Promise.allSettled([maria?.cleanup(), pg?.cleanup()]);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -138,7 +147,7 @@ after(async () => {
 function tables(d: Dialect, extra = ''): { reg: TableRegistry; open: (name: string) => LookupTable } {
   const sub = mkdtempSync(join(dir, `${d}-`));
   for (const [name, q] of Object.entries(QUERIES)) writeFileSync(join(sub, name), backends[d].connection() + q + extra);
-  const reg = new TableRegistry({ baseDir: sub });
+  const reg = registry(sub);
   return { reg, open: (name) => reg.open(`${d}:${name}`) };
 }
 
@@ -230,7 +239,7 @@ for (const d of ['mysql', 'pgsql'] as const) {
     // PostgreSQL: the socket file names its directory and port (a bare directory means port 5432).
     const sock = d === 'mysql' ? `unix:${maria.socket}` : `unix:${pg.socketDir}/.s.PGSQL.${pg.port}`;
     writeFileSync(join(sub, 'sock.cf'), `hosts = ${sock}\nuser = postfix\npassword = pw#1\ndbname = postfix\n${QUERIES['mailbox.cf']}`);
-    const reg = new TableRegistry({ baseDir: sub });
+    const reg = registry(sub);
     await assert.rejects(reg.open(`${d}:bad.cf`).lookup('alice@example.test'), d === 'mysql' ? /Access denied/ : /password authentication failed/);
     assert.equal(await reg.open(`${d}:sock.cf`).lookup('alice@example.test'), 'example.test/alice/');
     await reg.closeAll();
@@ -241,7 +250,7 @@ for (const d of ['mysql', 'pgsql'] as const) {
     const real = d === 'mysql' ? `inet:127.0.0.1:${maria.port}` : `inet:127.0.0.1:${pg.port}`;
     writeFileSync(join(sub, 'two.cf'), `hosts = unix:${sub}/nothing-here, ${real}\nuser = postfix\npassword = pw#1\ndbname = postfix\n${QUERIES['mailbox.cf']}`);
     writeFileSync(join(sub, 'none.cf'), `hosts = unix:${sub}/nothing-here, inet:127.0.0.1:1\nuser = postfix\npassword = pw#1\ndbname = postfix\n${QUERIES['mailbox.cf']}`);
-    const reg = new TableRegistry({ baseDir: sub });
+    const reg = registry(sub);
     assert.equal(await reg.open(`${d}:two.cf`).lookup('alice@example.test'), 'example.test/alice/');
     await assert.rejects(reg.open(`${d}:none.cf`).lookup('alice@example.test'), (e: Error) => e.message.includes(`unix:${sub}/nothing-here: `) && e.message.includes('; inet:127.0.0.1:1: ') && /ECONNREFUSED/.test(e.message));
     await reg.closeAll();

@@ -11,7 +11,7 @@
  */
 
 import type { Pool, PoolConnection, PoolOptions } from 'mysql2';
-import type { SqlDriver } from './base.js';
+import { bounded, type SqlDriver } from './base.js';
 import type { SqlConfig } from './query-file.js';
 import { Failover, parseHost, type Host } from './hosts.js';
 
@@ -133,6 +133,6 @@ export class MysqlDriver implements SqlDriver {
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.allSettled(pools.map((p) => new Promise<void>((r) => p.end(() => r()))));
+    await Promise.allSettled(pools.map((p) => bounded(new Promise<void>((r) => p.end(() => r())), 2000)));
   }
 }

@@ -12,7 +12,7 @@
 
 import type { Pool, PoolConfig } from 'pg';
 import { basename, dirname } from 'node:path';
-import type { SqlDriver } from './base.js';
+import { bounded, type SqlDriver } from './base.js';
 import type { SqlConfig } from './query-file.js';
 import { Failover, parseHost, type Host } from './hosts.js';
 
@@ -111,6 +111,6 @@ export class PgsqlDriver implements SqlDriver {
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.allSettled(pools.map((p) => p.end()));
+    await Promise.allSettled(pools.map((p) => bounded(p.end(), 2000)));
   }
 }
