@@ -58,6 +58,7 @@ export async function startMariaDb(): Promise<MariaDb> {
       return r.stdout;
     },
     async start() {
+      if (proc && proc.exitCode === null && proc.signalCode === null) return; // already running
       proc = spawn(program('mariadbd'), [
         '--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', '--user=root',
         `--pid-file=${join(dir, 'mariadbd.pid')}`, `--log-error=${join(dir, 'error.log')}`, '--skip-log-bin', '--innodb-buffer-pool-size=16M',

@@ -84,6 +84,7 @@ export async function startPostgres(): Promise<Postgres> {
       return r.stdout;
     },
     async start() {
+      if (proc && proc.exitCode === null && proc.signalCode === null) return; // already running
       proc = spawn(program(`${BIN}/postgres`), ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'logging_collector=off'], {
         ...who, stdio: ['ignore', 'ignore', 'ignore'],
       });
