@@ -92,7 +92,7 @@ export function postern(base, port, opts = {}) {
     name: 'Postern', port, delivers: true, maillog: join(dir, 'maillog'),
     countDelivered: r.count,
     async start() {
-      proc = spawn(process.execPath, [join(ROOT, 'bin', 'postern.js'), '-c', conf, 'start-fg'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), join(ROOT, 'bin', 'postern.js'), '-c', conf, 'start-fg'], { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       proc.stderr.on('data', (d) => (err += d));
       try {
