@@ -11,6 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect } from 'node:net';
 import { startPostern, baseMainCf, type Postern } from '../support/server.js';
 import { freePort } from '../support/ports.js';
 import { SmtpDialog } from '../support/smtp-client.js';
@@ -139,7 +140,9 @@ test('smtpd_client_new_tls_session_rate_limit: the second STARTTLS gets 421 4.7.
   await srv.waitForLog(/warning: New TLS session rate limit exceeded: 2 from unknown\[127\.0\.0\.7\] for service /);
 
   const handshake = (): Promise<string> => new Promise((resolve) => {
-    const s = tlsConnect({ port: ports.smtps, host: '127.0.0.1', localAddress: '127.0.0.8', rejectUnauthorized: false });
+    const raw = netConnect({ port: ports.smtps, host: '127.0.0.1', localAddress: '127.0.0.8' });
+    raw.on('error', () => undefined);
+    const s = tlsConnect({ socket: raw, rejectUnauthorized: false });
     let got = '';
     s.on('data', (d: Buffer) => (got += d.toString()));
     s.on('error', () => resolve(`error:${got}`));
