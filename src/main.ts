@@ -197,7 +197,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
     const out: SmtpListener[] = [];
     try {
       for (const service of smtpdServices(c)) {
-        const policy = createPolicyEngine(service.params, { tables: deps.tables, resolver: deps.resolver, dns: deps.dns });
+        const policy = createPolicyEngine(service.params, { tables: deps.tables, resolver: deps.resolver, dns: deps.dns, state });
         const peername = service.params.bool('smtpd_peername_lookup');
         const guard = new ClientGuard({
           anvil, bans: deps.bans, params: service.params, service: service.name, log: deps.log, program: programName(service.params.str('syslog_name'), 'smtpd'),

@@ -22,7 +22,7 @@ import type { TableRegistry } from '../tables/open.js';
 import type { AddressResolver } from '../resolve/types.js';
 import type { Dns } from '../dns/types.js';
 import type { CheckPoint, ClientInfo, Decision, PolicyEngine, SessionFacts, Stage, Verdict } from './types.js';
-import { stageWho } from './context.js';
+import { stageWho, type PolicyState } from './context.js';
 import { Evaluation, type EngineParts } from './evaluate.js';
 import { compileProblems, configuredLists, STAGE_PARAM } from './compile.js';
 import { createNetworkList } from './mynetworks.js';
@@ -35,6 +35,8 @@ export interface PolicyDeps {
   tables: TableRegistry;
   resolver: AddressResolver;
   dns: Dns;
+  /** The state store, for check_greylist. */
+  state?: PolicyState;
 }
 
 /** defer_if_permit as left by each earlier stage of one session (Postfix's defer_if_permit_{client,helo,sender}). */
@@ -49,7 +51,7 @@ export function createPolicyEngine(params: Params, deps: PolicyDeps): PolicyEngi
   if (problems.length) throw new ConfigError(problems);
   const { classes } = configuredLists(params);
   const lists = new Map<Stage, string[]>((Object.keys(STAGE_PARAM) as Stage[]).map((s) => [s, params.list(STAGE_PARAM[s])]));
-  const parts: EngineParts = { params, tables: deps.tables, resolver: deps.resolver, dns: deps.dns, mynetworks: createNetworkList(params, deps.tables), classes };
+  const parts: EngineParts = { params, tables: deps.tables, resolver: deps.resolver, dns: deps.dns, mynetworks: createNetworkList(params, deps.tables), classes, state: deps.state };
   const delayReject = params.bool('smtpd_delay_reject');
   const unlistedRcpt = params.bool('smtpd_reject_unlisted_recipient');
   const unlistedFrom = params.bool('smtpd_reject_unlisted_sender');
