@@ -27,6 +27,7 @@ import { Evaluation, type EngineParts } from './evaluate.js';
 import { compileProblems, configuredLists, STAGE_PARAM } from './compile.js';
 import { createNetworkList } from './mynetworks.js';
 import { unlistedRecipient, unlistedSender } from './checks/destination.js';
+import { senderOwnership, senderOwnershipApplies } from './checks/ownership.js';
 import type { Reply } from '../protocol/reply.js';
 
 export { STAGE_PARAM } from './compile.js';
@@ -55,6 +56,7 @@ export function createPolicyEngine(params: Params, deps: PolicyDeps): PolicyEngi
   const delayReject = params.bool('smtpd_delay_reject');
   const unlistedRcpt = params.bool('smtpd_reject_unlisted_recipient');
   const unlistedFrom = params.bool('smtpd_reject_unlisted_sender');
+  const ownership = senderOwnershipApplies(params);
   // XXX: per-session memory keyed by the session's ClientInfo object (one per connection), so
   // the PolicyEngine contract needs no session handle; it is dropped with the connection.
   const memories = new WeakMap<ClientInfo, Memory>();
@@ -99,6 +101,10 @@ export function createPolicyEngine(params: Params, deps: PolicyDeps): PolicyEngi
     if (!v && unlistedFrom && !ev.senderChecked() && !ev.discard && facts.sender) {
       const u = ev.settle(await unlistedSender(callFor(ev, facts, point, 'sender')));
       if (refused(u)) v = u;
+    }
+    if (!v && ownership && !ev.discard && facts.saslUsername) {
+      const o = ev.settle(await senderOwnership(callFor(ev, facts, point, 'sender')));
+      if (refused(o)) v = o;
     }
     return v;
   }
