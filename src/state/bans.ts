@@ -134,7 +134,10 @@ export class Bans {
   /** Ban now (from failures, or `postern bans ban`); durationMs undefined: the jail's bantime with increment. */
   async ban(addr: string, durationMs: number | undefined, reason: string): Promise<BanRecord> {
     const now = this.clock();
-    const nth = await this.store.increment(`banhist:${addr}`, 1, 2 * Math.max(this.s.maxtimeMs, this.s.bantimeMs));
+    // Repeat bans are remembered for twice the longest ban after the last one.
+    // XXX: read-then-write; two hosts banning one address at the same moment may both count it first.
+    const nth = Number((await this.store.get(`banhist:${addr}`)) ?? 0) + 1;
+    await this.store.set(`banhist:${addr}`, String(nth), 2 * Math.max(this.s.maxtimeMs, this.s.bantimeMs));
     let ms = durationMs ?? this.s.bantimeMs;
     if (durationMs === undefined && this.s.increment) ms = Math.min(this.s.bantimeMs * 2 ** Math.min(nth - 1, 30), Math.max(this.s.maxtimeMs, this.s.bantimeMs));
     const rec: BanRecord = { addr, since: now, until: now + ms, reason, nth };
