@@ -73,7 +73,7 @@ export async function runBansCommand(dir: string, args: string[], opts: { time?:
         return 1;
       }
     } finally {
-      tables.closeAll();
+      await tables.closeAll();
     }
     const rec = await bans.ban(addr, duration, 'banned by the administrator');
     log?.line(program, `ban ${addr} until ${formatTime(rec.until)} (${rec.reason})`);

@@ -94,5 +94,5 @@ test('the shipped whitelist (pcre names, cidr addresses) loads and matches names
   assert.equal(await hit('unknown', '205.201.130.7'), true, 'inside a listed network (/20)');
   assert.equal(await hit('unknown', '2a01:4180:4051:800::25'), true, 'inside a listed IPv6 network');
   assert.equal(await hit('host.example.org', '192.0.2.1'), false);
-  tables.closeAll();
+  await tables.closeAll();
 });
