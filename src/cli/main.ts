@@ -27,6 +27,10 @@ commands:
                   submit a message from stdin, like sendmail(1) (also bin/sendmail.js)
   user add|passwd|remove|list [--file F] [name]
                   manage built-in SASL users (Dovecot passwd-file format)
+  bans [status] | ban ADDR [--time T] | unban ADDR
+                  the built-in auto-ban: status like fail2ban-client, ban and unban at once
+  greylist [clear]
+                  built-in greylisting: triplets pending and passed, auto-whitelisted clients
   version         print the version
 `;
 
@@ -59,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, time: { type: 'string' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
     });
   } catch (err) {
@@ -97,6 +101,14 @@ export async function main(argv: string[]): Promise<number> {
     case 'user': {
       const { runUserCommand } = await import('./user.js');
       return runUserCommand(dir, positionals.slice(1).concat(values.file ? ['--file', values.file] : []));
+    }
+    case 'bans': {
+      const { runBansCommand } = await import('./bans.js');
+      return runBansCommand(dir, positionals.slice(1), { ...(values.time !== undefined ? { time: values.time } : {}) });
+    }
+    case 'greylist': {
+      const { runGreylistCommand } = await import('./greylist.js');
+      return runGreylistCommand(dir, positionals.slice(1));
     }
     case 'version':
       process.stdout.write(`postern ${packageVersion()}\n`);

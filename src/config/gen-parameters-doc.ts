@@ -18,11 +18,12 @@ import { tlsParams } from './params/tls.js';
 import { dsnParams } from './params/dsn.js';
 import { routingParams } from './params/routing.js';
 import { commandParams } from './params/commands.js';
+import { abuseParams } from './params/abuse.js';
 import { smtpClientParams } from './params/smtp-client.js';
 import { allParams } from './params/index.js';
 
 const AREAS: [string, readonly ParamDecl[]][] = [
-  ['General', generalParams], ['SMTP server', smtpdParams], ['TLS and SASL', tlsParams], ['Restrictions', policyParams], ['Addresses and local delivery', deliveryParams],
+  ['General', generalParams], ['SMTP server', smtpdParams], ['TLS and SASL', tlsParams], ['Restrictions', policyParams], ['Abuse defences: limits, greylisting, bans, shared state', abuseParams], ['Addresses and local delivery', deliveryParams],
   ['Routing and transports', routingParams], ['SMTP and LMTP client', smtpClientParams],
   ['Delivery to commands and files (pipe, alias |command and /file)', commandParams],
   ['Queue and scheduler', queueParams], ['Bounces and delivery status notifications', dsnParams], ['DNS', dnsParams], ['Lookup tables', tablesParams],

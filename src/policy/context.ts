@@ -13,6 +13,13 @@ import type { Dns } from '../dns/types.js';
 import type { CheckPoint, SessionFacts, Stage, Verdict } from './types.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { NetworkList } from './mynetworks.js';
+import type { StateStore } from '../state/types.js';
+
+/** The state store as restrictions see it (check_greylist): the configured store, and how to report it down. */
+export interface PolicyState {
+  readonly primary: StateStore;
+  unavailable(err: unknown, effect: string): void;
+}
 
 /** Who a reply speaks about: Postfix's reply_name ("x@y", "host[1.2.3.4]") and reply_class ("Sender address"). */
 export interface Who {
@@ -47,6 +54,8 @@ export interface PolicyContext {
   readonly resolver: AddressResolver;
   readonly dns: Dns;
   readonly mynetworks: NetworkList;
+  /** Greylist triplets (state/); absent in unit tests that do not need it. */
+  readonly state?: PolicyState | undefined;
   /** Evaluate a restriction list (a class, or an access-table value) one level deeper. */
   evalNested(words: readonly string[], call: Call, who: Who): Promise<Verdict>;
   /** A line for the mail log ("NOQUEUE: warn: RCPT from …: text"). */

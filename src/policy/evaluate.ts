@@ -13,7 +13,7 @@ import type { TableRegistry } from '../tables/open.js';
 import type { AddressResolver } from '../resolve/types.js';
 import type { Dns } from '../dns/types.js';
 import type { CheckPoint, PolicyNote, SessionFacts, Stage, TxnEffects, Verdict } from './types.js';
-import type { Call, PolicyContext, Who } from './context.js';
+import type { Call, PolicyContext, PolicyState, Who } from './context.js';
 import { DUNNO, isInternal, serverError } from './context.js';
 import type { NetworkList } from './mynetworks.js';
 import { registry, notYet, WARN_IF_REJECT } from './registry.js';
@@ -26,6 +26,7 @@ export interface EngineParts {
   readonly dns: Dns;
   readonly mynetworks: NetworkList;
   readonly classes: ReadonlyMap<string, readonly string[]>;
+  readonly state?: PolicyState | undefined;
 }
 
 /** Access-table values may name classes that name tables that name classes…; Postfix stops at 100. */
@@ -45,7 +46,7 @@ export class Evaluation {
   constructor(private readonly parts: EngineParts) {
     const self = this;
     this.ctx = {
-      params: parts.params, tables: parts.tables, resolver: parts.resolver, dns: parts.dns, mynetworks: parts.mynetworks,
+      params: parts.params, tables: parts.tables, resolver: parts.resolver, dns: parts.dns, mynetworks: parts.mynetworks, state: parts.state,
       evalNested: (words, call, who) => self.evalList(words, { ...call, who }),
       note: (action, text) => void self.notes.push({ action, text }),
       effect: (e) => {

@@ -22,6 +22,8 @@ import { formatReply, reply, replyForLog, type Reply } from '../protocol/reply.j
 import { Input } from './framing.js';
 import { CommandStats } from './commands.js';
 import type { MailOptions } from './envelope.js';
+import type { LimitEvent, SessionGuard } from '../listener/guard.js';
+import type { BanEvent } from '../state/bans.js';
 
 export interface SessionDeps {
   readonly log: MailLog;
@@ -35,6 +37,8 @@ export interface SessionDeps {
   readonly tls?: TlsSettings;
   /** SASL backend when smtpd_sasl_auth_enable = yes. */
   readonly auth?: AuthBackend;
+  /** anvil rate limits and ban counting (listener/guard.ts); none in unit tests. */
+  readonly guard?: SessionGuard;
 }
 
 /** What the session knows about its TLS layer once the handshake is done. */
@@ -124,6 +128,8 @@ export abstract class SessionBase {
   /** The client said QUIT or we chose to close: no "lost connection" line. */
   protected quit = false;
   protected closeAfterFlush = false;
+  /** Protocol abuse counts toward a ban once per session. */
+  private protocolCounted = false;
   private out: string[] = [];
   private busy = false;
   private draining = false;
@@ -250,6 +256,7 @@ export abstract class SessionBase {
     if (this.errors < this.p.hardErrors) return false;
     if (!this.closeAfterFlush) {
       smtpdLog.tooManyErrors(this.deps.log, this.who, this.lastCommand);
+      this.protocolAbuse();
       this.send(reply(421, '4.7.0', `${this.deps.hostname} Error: too many errors`, true));
     }
     return true;
@@ -328,6 +335,30 @@ export abstract class SessionBase {
     return d;
   }
 
+  /** An anvil rate limit for this command: the refusal when the client is over it. */
+  protected async limited(event: LimitEvent): Promise<Reply | undefined> {
+    return this.deps.guard?.limit(event, this.client, this.who.client);
+  }
+
+  /**
+   * A refusal that counts toward a ban (postern_ban_events): relay attempts and unknown
+   * recipients. Returns the reply to send instead when this one banned the client.
+   */
+  protected async countRefusal(r: Reply): Promise<Reply | undefined> {
+    const event = refusalEvent(r);
+    return event ? this.deps.guard?.failure(event, this.client, this.who.client) : undefined;
+  }
+
+  /** Pre-greeting talk, improper pipelining, too many errors: one protocol failure per session. */
+  protected protocolAbuse(): void {
+    const guard = this.deps.guard;
+    if (!guard || this.protocolCounted) return;
+    this.protocolCounted = true;
+    guard.failure('protocol', this.client, this.who.client).catch((err: unknown) => {
+      smtpdLog.internalError(this.deps.log, this.who, `ban counting: ${(err as Error).message}`);
+    });
+  }
+
   protected mergeEffects(txn: Transaction | undefined, e: Partial<TxnEffects>): void {
     if (!txn) return;
     const t = txn.effects;
@@ -337,4 +368,12 @@ export abstract class SessionBase {
     if (e.redirect !== undefined) t.redirect = e.redirect;
     if (e.prepend) t.prepend.push(...e.prepend);
   }
+}
+
+/** Which ban counter a RCPT refusal feeds: Postfix's relay and unknown-user replies. */
+export function refusalEvent(r: Reply): BanEvent | undefined {
+  if (r.code < 400) return undefined;
+  if (r.lines.some((l) => l.endsWith(': Relay access denied'))) return 'relay';
+  if (/^[45]\.1\.1$/.test(r.enhanced)) return 'unknown_recipient';
+  return undefined;
 }

@@ -17,6 +17,7 @@ import { routingParams } from './routing.js';
 import { dsnParams } from './dsn.js';
 import { commandParams } from './commands.js';
 import { smtpClientParams } from './smtp-client.js';
+import { abuseParams } from './abuse.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
@@ -24,6 +25,7 @@ export const allParams: readonly ParamDecl[] = [
   ...dsnParams,
   ...commandParams,
   ...smtpClientParams,
+  ...abuseParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {
