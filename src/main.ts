@@ -72,6 +72,8 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   }
   const main = cfg.main;
   const master = programName(main.str('syslog_name'), 'master');
+  // Read now: after dropping privileges the install directory may not be readable.
+  const version = packageVersion();
   for (const key of ['queue_directory', 'data_directory'] as const) mkdirSync(main.str(key), { recursive: true, mode: 0o700 });
   const log = new MailLog({ file: main.str('maillog_file'), hostname: main.str('myhostname'), echo: opts.verbose });
   // `postern queue …` and `postern sendmail` send SIGUSR1 after changing the queue
@@ -159,7 +161,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   scheduler.start();
   wakeScheduler = () => scheduler.wake();
   flushScheduler = () => scheduler.flush();
-  log.line(master, `daemon started -- version ${packageVersion()}, configuration ${dir}`);
+  log.line(master, `daemon started -- version ${version}, configuration ${dir}`);
   process.stderr.write(`postern: ready (${running.listeners.flatMap((l) => l.addresses.map((a) => `${a.address}:${a.port}`)).join(', ')})\n`);
 
   return new Promise<number>((resolveExit) => {
