@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, chownSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
 import { program } from './packages.js';
 import { run } from './server.js';
 import { freePort } from './ports.js';
@@ -29,6 +29,37 @@ export interface Postgres {
   freeze(): void;
   thaw(): void;
   cleanup(): Promise<void>;
+}
+
+/** SIGINT the postmaster named in its pid file (ours: this test's data directory), wait until it is gone. */
+async function stopByPidFile(file: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  // Only a postgres running on this data directory (a stale pid file may name a reused PID).
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dirname(file))) return;
+  } catch {
+    return;
+  }
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGCONT');
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + 15_000;
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (alive()) process.kill(pid, 'SIGKILL');
 }
 
 function account(): { uid: number; gid: number } {
@@ -98,13 +129,17 @@ export async function startPostgres(): Promise<Postgres> {
     },
     async stop() {
       const p = proc;
-      if (!p || p.exitCode !== null || p.signalCode !== null) return;
-      const exited = new Promise<void>((r) => p.once('exit', () => r()));
-      self.thaw();
-      p.kill('SIGINT'); // "fast" shutdown: disconnect clients, then exit
-      const t = setTimeout(() => p.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(t);
+      if (p && p.exitCode === null && p.signalCode === null) {
+        const exited = new Promise<void>((r) => p.once('exit', () => r()));
+        self.thaw();
+        p.kill('SIGINT'); // "fast" shutdown: disconnect clients, then exit
+        const t = setTimeout(() => p.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(t);
+      }
+      // A postmaster this helper started but no longer holds (a start that raced a stop) is
+      // still ours: its PID is in postmaster.pid. Stop it by that PID too.
+      await stopByPidFile(join(data, 'postmaster.pid'));
     },
     freeze() {
       for (const pid of family()) process.kill(pid, 'SIGSTOP');

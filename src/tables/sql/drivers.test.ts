@@ -7,6 +7,8 @@
  */
 
 import { test, before, after } from 'node:test';
+import { createRequire } from 'node:module';
+const require_ = createRequire(import.meta.url);
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,6 +149,7 @@ after(async () => {
   // runner's 300 s timeout; unref'd, so it only fires when something else keeps us alive.
   setTimeout(() => {
     process.stderr.write(`drivers.test: still open after cleanup: ${process.getActiveResourcesInfo().join(', ')}\n`);
+    if (process.env.DEBUG_HANDLES) process.stderr.write(require_('node:child_process').execSync(`ps -o pid,ppid,stat,args --ppid ${process.pid}`).toString());
     process.exit(process.exitCode ?? 0);
   }, 5000).unref();
 });
