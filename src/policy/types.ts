@@ -18,6 +18,11 @@ export interface ClientInfo {
   readonly reverseName: string;
   /** 'tempfail' when the PTR or forward lookup failed temporarily (reject_unknown_client → 450). */
   readonly nameStatus: 'ok' | 'unknown' | 'tempfail';
+  /**
+   * The PTR lookup alone (reject_unknown_reverse_client_hostname). When absent: 'ok' if
+   * reverseName is known, else 'tempfail' or 'unknown' as nameStatus says.
+   */
+  readonly reverseStatus?: 'ok' | 'unknown' | 'tempfail';
 }
 
 /** Everything a restriction may look at, for one check point of one session. */
@@ -83,7 +88,8 @@ export interface TxnEffects {
  * "554 5.7.1 <x@y>: Relay access denied" → "NOQUEUE: reject_warning: RCPT from …: <text>; from=<…> …".
  */
 export interface PolicyNote {
-  readonly action: 'reject_warning' | 'warn' | 'info' | 'hold' | 'discard' | 'filter' | 'redirect' | 'prepend';
+  /** 'warning' is a plain "warning: <text>" line (a DNS list that failed, a policy server that is down). */
+  readonly action: 'reject_warning' | 'warn' | 'info' | 'hold' | 'discard' | 'filter' | 'redirect' | 'prepend' | 'warning';
   readonly text: string;
 }
 

@@ -330,7 +330,10 @@ export abstract class SessionBase {
       return { reply: reply(451, '4.3.5', 'Server configuration problem'), notes: [], effects: {} };
     }
     const env = { from: facts.sender, to: facts.recipient, proto: this.protocol, helo: this.helo };
-    for (const n of d.notes) smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, n.action, cmd, n.text, env);
+    for (const n of d.notes) {
+      if (n.action === 'warning') this.deps.log.warning(this.who.program, n.text);
+      else smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, n.action, cmd, n.text, env);
+    }
     if (d.reply) smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, 'reject', cmd, replyForLog(d.reply), env);
     return d;
   }
