@@ -20,6 +20,7 @@ export interface PolicyState {
   readonly primary: StateStore;
   unavailable(err: unknown, effect: string): void;
 }
+import type { PolicyClient } from './delegation/client.js';
 
 /** Who a reply speaks about: Postfix's reply_name ("x@y", "host[1.2.3.4]") and reply_class ("Sender address"). */
 export interface Who {
@@ -56,6 +57,8 @@ export interface PolicyContext {
   readonly mynetworks: NetworkList;
   /** Greylist triplets (state/); absent in unit tests that do not need it. */
   readonly state?: PolicyState | undefined;
+  /** The shared client for a check_policy_service endpoint, or why the endpoint is unusable. */
+  policyClient(spec: string): PolicyClient | string;
   /** Evaluate a restriction list (a class, or an access-table value) one level deeper. */
   evalNested(words: readonly string[], call: Call, who: Who): Promise<Verdict>;
   /** A line for the mail log ("NOQUEUE: warn: RCPT from …: text"). */

@@ -16,6 +16,7 @@ import type { CheckPoint, PolicyNote, SessionFacts, Stage, TxnEffects, Verdict }
 import type { Call, PolicyContext, PolicyState, Who } from './context.js';
 import { DUNNO, isInternal, serverError } from './context.js';
 import type { NetworkList } from './mynetworks.js';
+import type { PolicyClient } from './delegation/client.js';
 import { registry, notYet, WARN_IF_REJECT } from './registry.js';
 import { replyForLog, type Reply } from '../protocol/reply.js';
 
@@ -27,6 +28,7 @@ export interface EngineParts {
   readonly mynetworks: NetworkList;
   readonly classes: ReadonlyMap<string, readonly string[]>;
   readonly state?: PolicyState | undefined;
+  readonly policyClient: (spec: string) => PolicyClient | string;
 }
 
 /**
@@ -63,6 +65,7 @@ export class Evaluation {
     const self = this;
     this.ctx = {
       params: parts.params, tables: parts.tables, resolver: parts.resolver, dns: onceEach(parts.dns), mynetworks: parts.mynetworks, state: parts.state,
+      policyClient: parts.policyClient,
       evalNested: (words, call, who) => self.evalList(words, { ...call, who }),
       note: (action, text) => void self.notes.push({ action, text }),
       effect: (e) => {

@@ -16,6 +16,7 @@ import { greylistRestrictions } from './checks/greylist.js';
 import { dnsblRestrictions } from './checks/dnsbl.js';
 import { unknownRestrictions } from './checks/unknown.js';
 import { serverAccessRestrictions } from './checks/server-access.js';
+import { policyServiceRestrictions } from './checks/policy-service.js';
 
 export const registry: ReadonlyMap<string, RestrictionDef> = new Map(Object.entries({
   ...basicRestrictions,
@@ -27,6 +28,7 @@ export const registry: ReadonlyMap<string, RestrictionDef> = new Map(Object.entr
   ...dnsblRestrictions,
   ...unknownRestrictions,
   ...serverAccessRestrictions,
+  ...policyServiceRestrictions,
 }));
 
 /** Handled by the engine itself: it changes how the next restriction's verdict is used. */
@@ -41,7 +43,6 @@ const later = (names: string[], feature: string, takesArg: boolean): [string, La
 
 export const notYet: ReadonlyMap<string, Later> = new Map<string, Later>([
   ...later(['check_ccert_access', 'check_sasl_access'], 'TLS/SASL access tables', true),
-  ...later(['check_policy_service'], 'policy delegation (postgrey, policyd-spf)', true),
   ...later(['permit_tls_clientcerts', 'permit_tls_all_clientcerts', 'reject_plaintext_session'], 'TLS and SASL', false),
   ...later(['reject_unverified_sender', 'reject_unverified_recipient'], 'address verification', false),
   ...later(['permit_mx_backup', 'reject_multi_recipient_bounce', 'permit_inet_interfaces', 'check_relay_domains'], 'later restriction work', false),

@@ -50,6 +50,16 @@ export interface SessionFacts {
   readonly unauthPipelining: boolean;
   /** Client used ETRN argument (ETRN stage). */
   readonly etrnDomain?: string;
+  /** The queue ID once one is assigned (after the first accepted recipient). */
+  readonly queueId?: string;
+  /** MAIL FROM SIZE= (the declared message size), when given. */
+  readonly size?: number;
+  /** An identifier stable for one MAIL transaction (policy delegation's "instance"). */
+  readonly instance?: string;
+  /** Our end of the connection (policy delegation's server_address / server_port). */
+  readonly server?: { readonly addr: string; readonly port: number };
+  /** Recipients accepted so far, for the DATA and end-of-data stages. */
+  readonly recipients?: readonly string[];
 }
 
 export type Stage = 'client' | 'helo' | 'sender' | 'relay' | 'recipient' | 'data' | 'end_of_data' | 'etrn';
