@@ -193,3 +193,35 @@ test('the documented S25R snippet: no PTR is refused first (rule 0), then the ru
   assert.equal(await rcpt(ports.snippet, '127.0.0.2'), '250 2.1.5 Ok');
   await snippet.waitForLog(/NOQUEUE: reject: RCPT from dhcp7\.pool\.test\[127\.0\.0\.10\]: 450 4\.7\.1 <dhcp7\.pool\.test\[127\.0\.0\.10\]>: Client host rejected: S25R rule 6: /);
 });
+
+test('postern check --dns: each list tested live with its RFC 5782 test entries, problems said in plain words', async () => {
+  const own = await startDnsServer({
+    '2.0.0.127.zen.spamhaus.test': { A: ['127.0.0.2', '127.0.0.10'] },
+    'bl.spamcop.test': { silent: true },
+    '2.0.0.127.blocked.spamhaus.test': { A: ['127.255.255.254'] },
+    '2.0.0.127.wild.test': { A: ['127.0.0.2'] }, '1.0.0.127.wild.test': { A: ['127.0.0.2'] },
+    'test.dbl.spamhaus.test': { A: ['127.0.1.2'] },
+  });
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const dir = mkdtempSync(join((await import('node:os')).tmpdir(), 'postern-checkdns-'));
+  try {
+    writeFileSync(join(dir, 'main.cf'), baseMainCf(dir, { ...dnsCf(), dns_timeout: '300ms' }, own.port)
+      + 'smtpd_recipient_restrictions = reject_rbl_client zen.spamhaus.test=127.0.0.[2..11], reject_rbl_client bl.spamcop.test, reject_rbl_client blocked.spamhaus.test,\n'
+      + '  reject_rbl_client dead.test, reject_rbl_client wild.test, reject_rhsbl_sender dbl.spamhaus.test=127.0.1.[2..99], reject_unauth_destination\n');
+    writeFileSync(join(dir, 'master.cf'), smtpService(await freePort()));
+    const r = await run(process.execPath, [join(ROOT, 'bin', 'postern.js'), '-c', dir, 'check', '--dns']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    const about = (name: string): string => lines.find((l) => l.includes(`${name}:`)) ?? `(no line for ${name})`;
+    assert.equal(about('reject_rbl_client zen.spamhaus.test=127.0.0.[2..11]'), 'postern: ok: reject_rbl_client zen.spamhaus.test=127.0.0.[2..11]: answers as expected (127.0.0.2 listed (127.0.0.2, 127.0.0.10), 127.0.0.1 not listed).');
+    assert.match(about('reject_rbl_client bl.spamcop.test'), /^postern: problem: reject_rbl_client bl\.spamcop\.test: NOT ANSWERING \(ETIMEOUT\): every lookup counts as "not listed"/);
+    assert.match(about('reject_rbl_client blocked.spamhaus.test'), /^postern: problem: reject_rbl_client blocked\.spamhaus\.test: REFUSES YOUR RESOLVER: blocked\.spamhaus\.test answered 127\.255\.255\.254 \(query refused \(public resolver\?\)\)/);
+    assert.match(about('reject_rbl_client dead.test'), /^postern: problem: reject_rbl_client dead\.test: does not list its test entry 127\.0\.0\.2: the list is probably dead or its name misspelled/);
+    assert.match(about('reject_rbl_client wild.test'), /^postern: problem: reject_rbl_client wild\.test: LISTS EVERYTHING: 127\.0\.0\.1 is listed \(127\.0\.0\.2\)/);
+    assert.match(about('reject_rhsbl_sender dbl.spamhaus.test=127.0.1.[2..99]'), /^postern: ok: .*answers as expected \("test" listed \(127\.0\.1\.2\), "invalid" not listed\)/);
+    assert.equal(lines.at(-1), 'postern: 6 DNS lists tested, 4 with problems');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await own.close();
+  }
+});
