@@ -99,7 +99,7 @@ export function createDns(opts: DnsOptions): Dns {
 /** A resolver that never asks: every answer is a temporary failure (postern_dns_lookups = no). */
 export function disabledDns(): Dns {
   const off = async (): Promise<{ kind: 'tempfail'; reason: string }> => ({ kind: 'tempfail', reason: 'DNS lookups are disabled (postern_dns_lookups = no)' });
-  return { ptr: off, a: off, aaaa: off, mx: off, txt: off };
+  return { ptr: off, a: off, aaaa: off, mx: off, txt: off, ns: off };
 }
 
 export function dnsFromParams(params: Params): Dns {
