@@ -99,7 +99,7 @@ function respond(zones: Zones, msg: Buffer, log: string[]): Buffer | undefined {
   });
 }
 
-export async function startDnsServer(zones: Zones): Promise<DnsServer> {
+export async function startDnsServer(zones: Zones, attempt = 0): Promise<DnsServer> {
   const udp = createSocket('udp4');
   const tcp = createServer();
   const state = { queries: 0, blackhole: false };
@@ -143,10 +143,18 @@ export async function startDnsServer(zones: Zones): Promise<DnsServer> {
   });
   await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
   const port = udp.address().port;
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(port, '127.0.0.1', () => resolve());
+    });
+  } catch (err) {
+    // The UDP port's TCP twin is taken by someone else: let go of UDP and try another port,
+    // so a failed start never leaves a socket that keeps the test process alive.
+    await new Promise<void>((r) => udp.close(() => r()));
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 10) return startDnsServer(zones, attempt + 1);
+    throw err;
+  }
   return {
     port,
     address: `127.0.0.1:${port}`,
