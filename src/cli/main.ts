@@ -124,9 +124,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+let version: string | undefined;
+
+/** Read once (the daemon reads it before dropping privileges); later calls, e.g. every policy request, use the copy. */
 export function packageVersion(): string {
-  const pkg = fileURLToPath(new URL('../../package.json', import.meta.url));
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  if (version === undefined) {
+    const pkg = fileURLToPath(new URL('../../package.json', import.meta.url));
+    version = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  }
+  return version;
 }
 
 /** Where the pid file of the instance using this config directory lives. */

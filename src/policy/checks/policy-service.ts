@@ -55,8 +55,16 @@ export function policyAttributes(c: Call): [string, string][] {
     ['server_address', f.server?.addr ?? ''],
     ['server_port', f.server ? String(f.server.port) : '0'],
     ['compatibility_level', c.ctx.params.str('compatibility_level')],
-    ['mail_version', packageVersion()],
+    ['mail_version', mailVersion()],
   ];
+}
+
+function mailVersion(): string {
+  try {
+    return packageVersion();
+  } catch {
+    return 'unknown'; // never fail a policy request over our own version string
+  }
 }
 
 export const policyServiceRestrictions: Record<string, RestrictionDef> = {
