@@ -19,6 +19,7 @@ commands:
   reload          reload the configuration (SIGHUP)
   status          say whether Postern is running
   check           validate main.cf and master.cf (exit 1 on errors)
+  check --dns     test every configured DNS list live with its test entries
   queue [list]    list the queue like mailq
   queue flush [ID…] | hold ID…|ALL | release ID…|ALL | delete ID…|ALL|deferred
         | requeue ID…|ALL | show ID
@@ -63,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, time: { type: 'string' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, time: { type: 'string' }, dns: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
     });
   } catch (err) {
@@ -91,6 +92,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'status':
       return status(dir);
     case 'check': {
+      if (values.dns) {
+        const { runCheckDns } = await import('./check-dns.js');
+        return runCheckDns(dir, (line) => process.stdout.write(line + '\n'));
+      }
       const { runCheck } = await import('../config/check.js');
       return runCheck(dir, (line) => process.stdout.write(line + '\n'));
     }
@@ -119,9 +124,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+let version: string | undefined;
+
+/** Read once (the daemon reads it before dropping privileges); later calls, e.g. every policy request, use the copy. */
 export function packageVersion(): string {
-  const pkg = fileURLToPath(new URL('../../package.json', import.meta.url));
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  if (version === undefined) {
+    const pkg = fileURLToPath(new URL('../../package.json', import.meta.url));
+    version = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  }
+  return version;
 }
 
 /** Where the pid file of the instance using this config directory lives. */

@@ -53,6 +53,8 @@ export interface Transaction extends MailOptions {
   sender: string;
   recipients: SubmittedRecipient[];
   queueId?: string;
+  /** Policy delegation's "instance": one value per transaction. */
+  instance?: string;
   effects: TxnEffects;
   /** BDAT state once the first chunk was accepted or refused. */
   bdat?: { chunks: Buffer[]; size: number; failed: boolean };
@@ -73,6 +75,10 @@ const MAX_QUEUED_REPLIES = 64;
 const MAX_PENDING_INPUT = 1024 * 1024;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Transactions started by this process, for unique policy "instance" values. */
+let transactions = 0;
+const nextInstance = (): string => `${process.pid.toString(16)}.${Date.now().toString(16)}.${(++transactions).toString(16)}`;
 
 /** Limits per Params object (one per service and reload): 10,000 idle sessions share one copy. */
 const limitsCache = new WeakMap<Params, SessionLimits>();
@@ -176,7 +182,10 @@ export abstract class SessionBase {
       client: this.client, serviceName: this.deps.serviceName, params: this.deps.params, helo: this.helo, protocol: this.protocol,
       tls: this.tlsInfo !== undefined, tlsProtocol: this.tlsInfo?.protocol, tlsCipher: this.tlsInfo?.cipher, tlsBits: this.tlsInfo?.bits,
       saslUsername: this.sasl?.user, saslMethod: this.sasl?.method,
-      sender: this.txn?.sender, recipientCount: this.txn?.recipients.length ?? 0, unauthPipelining: this.unauthPipelining, ...extra,
+      sender: this.txn?.sender, recipientCount: this.txn?.recipients.length ?? 0, unauthPipelining: this.unauthPipelining,
+      queueId: this.txn?.queueId, size: this.txn?.size, instance: this.txn ? (this.txn.instance ??= nextInstance()) : undefined,
+      server: { addr: this.socket.localAddress?.replace(/^::ffff:/i, '') ?? '', port: this.socket.localPort ?? 0 },
+      recipients: this.txn?.recipients.map((r) => r.address), ...extra,
     };
   }
 
@@ -330,7 +339,10 @@ export abstract class SessionBase {
       return { reply: reply(451, '4.3.5', 'Server configuration problem'), notes: [], effects: {} };
     }
     const env = { from: facts.sender, to: facts.recipient, proto: this.protocol, helo: this.helo };
-    for (const n of d.notes) smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, n.action, cmd, n.text, env);
+    for (const n of d.notes) {
+      if (n.action === 'warning') this.deps.log.warning(this.who.program, n.text);
+      else smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, n.action, cmd, n.text, env);
+    }
     if (d.reply) smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, 'reject', cmd, replyForLog(d.reply), env);
     return d;
   }

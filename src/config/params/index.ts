@@ -18,6 +18,7 @@ import { dsnParams } from './dsn.js';
 import { commandParams } from './commands.js';
 import { smtpClientParams } from './smtp-client.js';
 import { abuseParams } from './abuse.js';
+import { dnsblParams } from './dnsbl.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
@@ -26,6 +27,7 @@ export const allParams: readonly ParamDecl[] = [
   ...commandParams,
   ...smtpClientParams,
   ...abuseParams,
+  ...dnsblParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {
