@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { program } from './packages.js';
+import { waitStopped } from './process-state.js';
 import { run } from './server.js';
 import { freePort } from './ports.js';
 
@@ -83,6 +84,7 @@ export async function startMariaDb(): Promise<MariaDb> {
     },
     freeze() {
       proc?.kill('SIGSTOP');
+      if (proc?.pid) waitStopped(proc.pid);
     },
     thaw() {
       proc?.kill('SIGCONT');

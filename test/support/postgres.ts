@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, chownSync, readFileSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { program } from './packages.js';
+import { waitStopped } from './process-state.js';
 import { run } from './server.js';
 import { freePort } from './ports.js';
 
@@ -142,7 +143,10 @@ export async function startPostgres(): Promise<Postgres> {
       await stopByPidFile(join(data, 'postmaster.pid'));
     },
     freeze() {
-      for (const pid of family()) process.kill(pid, 'SIGSTOP');
+      for (const pid of family()) {
+        process.kill(pid, 'SIGSTOP');
+        waitStopped(pid);
+      }
     },
     thaw() {
       for (const pid of family()) process.kill(pid, 'SIGCONT');
