@@ -17,6 +17,7 @@ import { routingParams } from './routing.js';
 import { dsnParams } from './dsn.js';
 import { commandParams } from './commands.js';
 import { smtpClientParams } from './smtp-client.js';
+import { contentParams } from './content.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
@@ -24,6 +25,7 @@ export const allParams: readonly ParamDecl[] = [
   ...dsnParams,
   ...commandParams,
   ...smtpClientParams,
+  ...contentParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {

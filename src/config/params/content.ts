@@ -1,0 +1,14 @@
+/** Content inspection in cleanup: header/body checks and MIME decoding (see config/declare.ts, docs/content-checks.md). */
+import { declare } from '../declare.js';
+
+export const contentParams = declare([
+  { name: 'header_checks', type: 'list', default: '', doc: 'Tables (regexp:, pcre:, any type) matched against each logical primary message header; actions as header_checks(5). Headers are matched RFC 2047-decoded first, then raw, unless postern_mime_decode_checks = no.' },
+  { name: 'mime_header_checks', type: 'list', default: '$header_checks', doc: 'Tables for MIME headers (Content-*, MIME-Version) at the top level and every header of a MIME part.' },
+  { name: 'nested_header_checks', type: 'list', default: '$header_checks', doc: 'Tables for the non-MIME headers of attached messages (message/rfc822).' },
+  { name: 'body_checks', type: 'list', default: '', doc: 'Tables matched against each body line. Text parts are matched after transfer decoding (base64, quoted-printable) and conversion to UTF-8 (ISO-2022-JP, Shift_JIS, EUC-JP, ISO-8859-x, …), HTML parts on their text, unless postern_mime_decode_checks = no.' },
+  { name: 'body_checks_size_limit', type: 'int', default: '51200', min: 0, doc: 'Bytes of each body part (raw, before decoding) that body_checks inspect.' },
+  { name: 'disable_mime_input_processing', type: 'bool', default: 'no', doc: 'Treat everything after the primary header as body lines: no MIME headers, no decoding.' },
+  { name: 'receive_override_options', type: 'list', default: '', doc: 'Per-listener switches, usually on a content filter\'s re-injection listener: no_header_body_checks, no_milters (also skips Postern\'s authentication checks and spamd), no_unknown_recipient_checks, no_address_mappings (accepted; Postern maps addresses at delivery, once).' },
+  { name: 'postern_mime_decode_checks', type: 'bool', default: 'yes', doc: 'Match headers and body lines decoded (RFC 2047 words, base64/quoted-printable, charsets to UTF-8, HTML to text). "no": raw lines, exactly as Postfix.', posternOnly: true },
+  { name: 'postern_explain_header', type: 'bool', default: 'no', doc: 'Add an X-Postern-Decision: header to delivered mail naming each content decision (rule and line, spam score, SPF/DKIM/DMARC results).', posternOnly: true },
+]);
