@@ -19,6 +19,8 @@ import { reply, type Reply } from '../protocol/reply.js';
 import { receivedHeader } from './received.js';
 import { TableRegistry } from '../tables/open.js';
 import { headerBodyChecks } from './content/stage.js';
+import { authenticationStep } from './auth/stage.js';
+import type { Dns } from '../dns/types.js';
 
 /** The Message-ID header value (unfolded), or "" when there is none. */
 export function findMessageId(data: Buffer): string {
@@ -28,7 +30,12 @@ export function findMessageId(data: Buffer): string {
   return m ? m[1]!.replace(/\r\n[ \t]+/g, ' ').trim() : '';
 }
 
-export function createCleanup(deps: { store: QueueStore; log: MailLog; params: Params; scheduler: { submitted(msg: QueuedMessage): void }; tables?: TableRegistry }): Cleanup {
+/** X-Postern-Decision: one line per decision (rule and line, authentication results), folded. */
+export function explainHeader(decisions: readonly string[]): string {
+  return `X-Postern-Decision: ${decisions.map((d) => d.replace(/[\r\n]+/g, ' ')).join(';\r\n\t')}\r\n`;
+}
+
+export function createCleanup(deps: { store: QueueStore; log: MailLog; params: Params; scheduler: { submitted(msg: QueuedMessage): void }; tables?: TableRegistry; dns?: Dns }): Cleanup {
   const { store, log, params, scheduler } = deps;
   const tables = deps.tables ?? new TableRegistry();
   const syslogName = params.str('syslog_name');
@@ -50,8 +57,13 @@ export function createCleanup(deps: { store: QueueStore; log: MailLog; params: P
       if ('reply' in checked) return checked.reply;
       const content = checked.outcome;
       if (content) data = content.data;
+      const auth = await authenticationStep({ dns: deps.dns, tables, log, program: cleanupProg }, s, data);
+      if ('reply' in auth) return auth.reply;
+      data = auth.data;
+      const decisions = [...(content?.decisions ?? []), ...(auth.summary ? [auth.summary] : [])];
+      if (decisions.length > 0 && s.facts.params.bool('postern_explain_header')) data = Buffer.concat([Buffer.from(explainHeader(decisions), 'utf8'), data]);
       const effects = {
-        hold: content?.hold ?? s.effects.hold, discard: content?.discard ?? s.effects.discard,
+        hold: content?.hold ?? auth.hold ?? s.effects.hold, discard: content?.discard ?? s.effects.discard,
         redirect: content?.redirect ?? s.effects.redirect, filter: content?.filter ?? s.effects.filter,
       };
       const bcc = (content?.bcc ?? []).map((address) => ({ address }));
@@ -77,7 +89,7 @@ export function createCleanup(deps: { store: QueueStore; log: MailLog; params: P
         return reply(451, '4.3.0', 'Error: queue file write error');
       }
       if (effects.hold !== undefined) {
-        if (content?.hold === undefined) queueLog.held(log, cleanupProg, s.queueId, effects.hold || 'held by policy');
+        if (content?.hold === undefined && auth.hold === undefined) queueLog.held(log, cleanupProg, s.queueId, effects.hold || 'held by policy');
       } else {
         queueLog.active(log, qmgrProg, s.queueId, s.sender, data.length, recipients.length);
         scheduler.submitted(msg);

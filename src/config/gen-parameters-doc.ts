@@ -17,6 +17,7 @@ import { futureParams } from './params/future.js';
 import { tlsParams } from './params/tls.js';
 import { dsnParams } from './params/dsn.js';
 import { contentParams } from './params/content.js';
+import { authParams } from './params/auth.js';
 import { routingParams } from './params/routing.js';
 import { commandParams } from './params/commands.js';
 import { smtpClientParams } from './params/smtp-client.js';
@@ -26,7 +27,7 @@ const AREAS: [string, readonly ParamDecl[]][] = [
   ['General', generalParams], ['SMTP server', smtpdParams], ['TLS and SASL', tlsParams], ['Restrictions', policyParams], ['Addresses and local delivery', deliveryParams],
   ['Routing and transports', routingParams], ['SMTP and LMTP client', smtpClientParams],
   ['Delivery to commands and files (pipe, alias |command and /file)', commandParams],
-  ['Queue and scheduler', queueParams], ['Bounces and delivery status notifications', dsnParams], ['Content inspection', contentParams], ['DNS', dnsParams], ['Lookup tables', tablesParams],
+  ['Queue and scheduler', queueParams], ['Bounces and delivery status notifications', dsnParams], ['Content inspection', contentParams], ['Email authentication', authParams], ['DNS', dnsParams], ['Lookup tables', tablesParams],
   ['Accepted without effect in Postern', noeffectParams], ['Postfix parameters for features not in Postern yet', futureParams],
 ];
 

@@ -12,6 +12,7 @@ import { nameRestrictions } from './checks/names.js';
 import { destinationRestrictions } from './checks/destination.js';
 import { accessRestrictions } from './checks/access.js';
 import { loginRestrictions } from './checks/login.js';
+import { spfRestrictions } from './checks/spf.js';
 
 export const registry: ReadonlyMap<string, RestrictionDef> = new Map(Object.entries({
   ...basicRestrictions,
@@ -19,6 +20,7 @@ export const registry: ReadonlyMap<string, RestrictionDef> = new Map(Object.entr
   ...destinationRestrictions,
   ...accessRestrictions,
   ...loginRestrictions,
+  ...spfRestrictions,
 }));
 
 /** Handled by the engine itself: it changes how the next restriction's verdict is used. */

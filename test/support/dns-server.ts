@@ -16,6 +16,8 @@ export interface ZoneRecords {
   PTR?: string[];
   CNAME?: string[];
   ttl?: number;
+  /** Answer every query for this name with SERVFAIL (a temporary DNS failure). */
+  servfail?: boolean;
 }
 export type Zones = Record<string, ZoneRecords>;
 
@@ -36,6 +38,7 @@ function answer(zones: Zones, q: packet.Question): { rcode: number; answers: pac
   const name = q.name.toLowerCase().replace(/\.$/, '');
   const z = zones[name];
   if (!z) return { rcode: 3, answers: [] };
+  if (z.servfail) return { rcode: 2, answers: [] };
   const ttl = z.ttl ?? 300;
   const out: packet.Answer[] = [];
   switch (q.type) {
@@ -49,7 +52,8 @@ function answer(zones: Zones, q: packet.Question): { rcode: number; answers: pac
       for (const m of z.MX ?? []) out.push({ type: 'MX', name: q.name, ttl, data: { preference: m.priority, exchange: m.exchange } });
       break;
     case 'TXT':
-      for (const t of z.TXT ?? []) out.push({ type: 'TXT', name: q.name, ttl, data: t });
+      // A TXT string is at most 255 bytes: longer texts (DKIM keys) go out as several strings.
+      for (const t of z.TXT ?? []) out.push({ type: 'TXT', name: q.name, ttl, data: t.match(/[^]{1,255}/g) ?? [''] });
       break;
     case 'PTR':
       for (const p of z.PTR ?? []) out.push({ type: 'PTR', name: q.name, ttl, data: p });

@@ -18,6 +18,7 @@ import { dsnParams } from './dsn.js';
 import { commandParams } from './commands.js';
 import { smtpClientParams } from './smtp-client.js';
 import { contentParams } from './content.js';
+import { authParams } from './auth.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
@@ -26,6 +27,7 @@ export const allParams: readonly ParamDecl[] = [
   ...commandParams,
   ...smtpClientParams,
   ...contentParams,
+  ...authParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {
