@@ -1,6 +1,7 @@
 /**
  * cleanup: between the end of DATA and the queue. Adds policy PREPEND headers and the
- * Received: header, runs header/body checks (content/), applies whole-message effects
+ * Received: header, runs header/body checks (content/), authentication (auth/) and spamd
+ * (spamd/), applies whole-message effects
  * (HOLD, DISCARD, REDIRECT, BCC, FILTER) from policy and content checks, stores the message
  * through the queue's group commit, and only then answers 250. Never throws: a failed
  * write is "451 4.3.0" / "452 4.3.1" and a log line; a content REJECT is its 5xx reply.
@@ -20,6 +21,7 @@ import { receivedHeader } from './received.js';
 import { TableRegistry } from '../tables/open.js';
 import { headerBodyChecks } from './content/stage.js';
 import { authenticationStep } from './auth/stage.js';
+import { spamdStep } from './spamd/stage.js';
 import type { Dns } from '../dns/types.js';
 
 /** The Message-ID header value (unfolded), or "" when there is none. */
@@ -60,7 +62,10 @@ export function createCleanup(deps: { store: QueueStore; log: MailLog; params: P
       const auth = await authenticationStep({ dns: deps.dns, tables, log, program: cleanupProg }, s, data);
       if ('reply' in auth) return auth.reply;
       data = auth.data;
-      const decisions = [...(content?.decisions ?? []), ...(auth.summary ? [auth.summary] : [])];
+      const spam = await spamdStep({ log, program: cleanupProg }, s, data);
+      if ('reply' in spam) return spam.reply;
+      data = spam.data;
+      const decisions = [...(content?.decisions ?? []), ...(auth.summary ? [auth.summary] : []), ...(spam.summary ? [spam.summary] : [])];
       if (decisions.length > 0 && s.facts.params.bool('postern_explain_header')) data = Buffer.concat([Buffer.from(explainHeader(decisions), 'utf8'), data]);
       const effects = {
         hold: content?.hold ?? auth.hold ?? s.effects.hold, discard: content?.discard ?? s.effects.discard,
