@@ -1,7 +1,7 @@
 /**
  * cleanup: between the end of DATA and the queue. Adds policy PREPEND headers and the
  * Received: header, runs header/body checks (content/), authentication (auth/) and spamd
- * (spamd/), applies whole-message effects
+ * (spamd/), DKIM-signs our users' mail (dkim/), applies whole-message effects
  * (HOLD, DISCARD, REDIRECT, BCC, FILTER) from policy and content checks, stores the message
  * through the queue's group commit, and only then answers 250. Never throws: a failed
  * write is "451 4.3.0" / "452 4.3.1" and a log line; a content REJECT is its 5xx reply.
@@ -20,7 +20,8 @@ import { reply, type Reply } from '../protocol/reply.js';
 import { receivedHeader } from './received.js';
 import { TableRegistry } from '../tables/open.js';
 import { headerBodyChecks } from './content/stage.js';
-import { authenticationStep } from './auth/stage.js';
+import { authenticationStep, isTrustedClient } from './auth/stage.js';
+import { dkimSignStep } from './dkim/sign.js';
 import { spamdStep } from './spamd/stage.js';
 import type { Dns } from '../dns/types.js';
 
@@ -37,7 +38,7 @@ export function explainHeader(decisions: readonly string[]): string {
   return `X-Postern-Decision: ${decisions.map((d) => d.replace(/[\r\n]+/g, ' ')).join(';\r\n\t')}\r\n`;
 }
 
-export function createCleanup(deps: { store: QueueStore; log: MailLog; params: Params; scheduler: { submitted(msg: QueuedMessage): void }; tables?: TableRegistry; dns?: Dns }): Cleanup {
+export function createCleanup(deps: { store: QueueStore; log: MailLog; params: Params; scheduler: { submitted(msg: QueuedMessage): void }; tables?: TableRegistry; dns?: Dns; configDir?: string }): Cleanup {
   const { store, log, params, scheduler } = deps;
   const tables = deps.tables ?? new TableRegistry();
   const syslogName = params.str('syslog_name');
@@ -67,6 +68,7 @@ export function createCleanup(deps: { store: QueueStore; log: MailLog; params: P
       data = spam.data;
       const decisions = [...(content?.decisions ?? []), ...(auth.summary ? [auth.summary] : []), ...(spam.summary ? [spam.summary] : [])];
       if (decisions.length > 0 && s.facts.params.bool('postern_explain_header')) data = Buffer.concat([Buffer.from(explainHeader(decisions), 'utf8'), data]);
+      data = await dkimSignStep({ tables, log, program: cleanupProg, configDir: deps.configDir, trusted: (x) => isTrustedClient(x, tables) }, s, data);
       const effects = {
         hold: content?.hold ?? auth.hold ?? s.effects.hold, discard: content?.discard ?? s.effects.discard,
         redirect: content?.redirect ?? s.effects.redirect, filter: content?.filter ?? s.effects.filter,

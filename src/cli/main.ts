@@ -27,6 +27,8 @@ commands:
                   submit a message from stdin, like sendmail(1) (also bin/sendmail.js)
   user add|passwd|remove|list [--file F] [name]
                   manage built-in SASL users (Dovecot passwd-file format)
+  dkim keygen DOMAIN [--selector S] [--type rsa|ed25519] [--key-dir DIR]
+                  make a DKIM signing key; prints the DNS record to publish
   version         print the version
 `;
 
@@ -59,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, selector: { type: 'string' }, type: { type: 'string' }, 'key-dir': { type: 'string' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
     });
   } catch (err) {
@@ -97,6 +99,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'user': {
       const { runUserCommand } = await import('./user.js');
       return runUserCommand(dir, positionals.slice(1).concat(values.file ? ['--file', values.file] : []));
+    }
+    case 'dkim': {
+      const { runDkimCommand } = await import('./dkim.js');
+      return runDkimCommand(dir, positionals.slice(1), { selector: values.selector, type: values.type, keyDir: values['key-dir'] });
     }
     case 'version':
       process.stdout.write(`postern ${packageVersion()}\n`);

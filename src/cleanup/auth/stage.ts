@@ -32,7 +32,8 @@ export interface AuthStepDeps {
 
 const networks = new WeakMap<Params, NetworkList>();
 
-async function trusted(s: Submission, tables: TableRegistry): Promise<boolean> {
+/** A SASL-authenticated or mynetworks client: our own users (not verified; their mail is DKIM-signed). */
+export async function isTrustedClient(s: Submission, tables: TableRegistry): Promise<boolean> {
   if (s.facts.saslUsername) return true;
   const p = s.facts.params;
   let list = networks.get(p);
@@ -51,7 +52,7 @@ export async function authenticationStep(deps: AuthStepDeps, s: Submission, data
   const p = s.facts.params;
   const myhostname = p.str('myhostname');
   if (!deps.dns || !p.bool('postern_authentication') || !p.bool('postern_dns_lookups') || receiveOverride(p, 'no_milters')) return { data };
-  if (await trusted(s, deps.tables)) return { data };
+  if (await isTrustedClient(s, deps.tables)) return { data };
   let v;
   try {
     v = await verifyMessage(data, p, { ip: s.facts.client.addr, helo: s.facts.helo, sender: s.sender, resolver: mailauthResolver(deps.dns) });
