@@ -71,7 +71,8 @@ export function createCleanup(deps: { store: QueueStore; log: MailLog; params: P
       data = await dkimSignStep({ tables, log, program: cleanupProg, configDir: deps.configDir, trusted: (x) => isTrustedClient(x, tables) }, s, data);
       const effects = {
         hold: content?.hold ?? auth.hold ?? s.effects.hold, discard: content?.discard ?? s.effects.discard,
-        redirect: content?.redirect ?? s.effects.redirect, filter: content?.filter ?? s.effects.filter,
+        // FILTER from header/body checks, then from access tables, then the listener's content_filter.
+        redirect: content?.redirect ?? s.effects.redirect, filter: content?.filter ?? s.effects.filter ?? (s.facts.params.str('content_filter').trim() || undefined),
       };
       const bcc = (content?.bcc ?? []).map((address) => ({ address }));
       const recipients = [...(effects.redirect ? [{ address: effects.redirect }] : s.recipients), ...bcc];
