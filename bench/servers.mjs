@@ -1,7 +1,12 @@
 // The three servers under test (and smtp-sink, the protocol floor), each configured
-// equivalently on 127.0.0.1 with private state directories: two local domains with
-// recipient validation at RCPT, permit_mynetworks/reject_unauth_destination relay control,
-// fsync'd queueing before 250, final delivery to Maildir (Haraka: acceptance only).
+// equivalently on 127.0.0.1 with private state directories: two domains with recipient
+// validation at RCPT, permit_mynetworks/reject_unauth_destination relay control, fsync'd
+// queueing before 250, final delivery to Maildir (Haraka: acceptance only).
+// Two scenarios (SCENARIOS), each as a Postfix admin would write it:
+//  - 'virtual': virtual_mailbox_domains + virtual_mailbox_maps (texthash), one Maildir per user;
+//  - 'alias': the domains in mydestination, local_recipient_maps = regexp: (full address,
+//    as smtpd looks a regexp table up) and alias_maps = regexp: sending every local part to
+//    one Maildir path (local(8) looks aliases up by local part).
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readdirSync, existsSync, readFileSync, chownSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -10,16 +15,44 @@ export const DOMAINS = ['bench1.test', 'bench2.test'];
 export const USERS = ['u1', 'u2', 'u3', 'u4'];
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 
+export const SCENARIOS = {
+  virtual: 'virtual mailboxes (texthash)',
+  alias: 'local aliases (regexp)',
+};
+
 const vmailbox = () => DOMAINS.flatMap((d) => USERS.map((u) => `${u}@${d} ${d}/${u}/`)).join('\n') + '\n';
 
 /** Count files in <base>/<domain>/<user>/new for all users. */
 export function countMaildir(base) {
   let n = 0;
-  for (const d of DOMAINS) for (const u of USERS) {
-    const p = join(base, d, u, 'new');
-    if (existsSync(p)) n += readdirSync(p).length;
-  }
+  for (const d of DOMAINS) for (const u of USERS) n += countNew(join(base, d, u));
   return n;
+}
+
+/** Files in one Maildir's new/. */
+function countNew(box) {
+  const p = join(box, 'new');
+  return existsSync(p) ? readdirSync(p).length : 0;
+}
+
+/** The regexp tables of the 'alias' scenario: recipients checked at RCPT, aliases to one Maildir. */
+const recipientsRegexp = () => `/^(u[0-9]+|postmaster)@(${DOMAINS.map((d) => d.replace(/\./g, '\\.')).join('|')})$/ OK\n`;
+const aliasesRegexp = (box) => `/^(u[0-9]+|postmaster)$/ ${box}/\n`;
+
+/** main.cf lines and table files that differ between the scenarios (same for Postern and Postfix). */
+function routing(scenario, conf, mail) {
+  if (scenario === 'alias') {
+    return {
+      lines: [`mydestination = localhost, ${DOMAINS.join(', ')}`, `local_recipient_maps = regexp:${join(conf, 'local_recipients.regexp')}`, `alias_maps = regexp:${join(conf, 'aliases.regexp')}`],
+      files: { 'local_recipients.regexp': recipientsRegexp(), 'aliases.regexp': aliasesRegexp(join(mail, 'box')) },
+      count: () => countNew(join(mail, 'box')),
+    };
+  }
+  return {
+    lines: ['mydestination = localhost', `virtual_mailbox_domains = ${DOMAINS.join(', ')}`, `virtual_mailbox_maps = texthash:${join(conf, 'vmailbox')}`, `virtual_mailbox_base = ${mail}`, 'alias_maps ='],
+    files: { vmailbox: vmailbox() },
+    count: () => countMaildir(mail),
+  };
 }
 
 function waitPort(port, timeoutMs = 20000) {
@@ -40,26 +73,26 @@ function waitPort(port, timeoutMs = 20000) {
 }
 
 export function postern(base, port, opts = {}) {
-  const dir = join(base, 'postern');
+  const scenario = opts.scenario ?? 'virtual';
+  const dir = join(base, scenario, 'postern');
   const conf = join(dir, 'config');
   const mail = join(dir, 'mail');
   mkdirSync(conf, { recursive: true });
+  const r = routing(scenario, conf, mail);
   writeFileSync(join(conf, 'main.cf'), [
-    'myhostname = mx.bench.test', 'mydomain = bench.test', 'mydestination = localhost',
-    `virtual_mailbox_domains = ${DOMAINS.join(', ')}`, `virtual_mailbox_maps = texthash:${join(conf, 'vmailbox')}`,
-    `virtual_mailbox_base = ${mail}`, 'mynetworks = 127.0.0.0/8',
+    'myhostname = mx.bench.test', 'mydomain = bench.test', ...r.lines, 'mynetworks = 127.0.0.0/8',
     'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
     `queue_directory = ${join(dir, 'queue')}`, `data_directory = ${join(dir, 'lib')}`, `maillog_file = ${join(dir, 'maillog')}`,
-    'smtpd_peername_lookup = no', `default_process_limit = ${opts.processLimit ?? 20000}`, 'alias_maps =',
+    'smtpd_peername_lookup = no', `default_process_limit = ${opts.processLimit ?? 20000}`,
   ].join('\n') + '\n');
   writeFileSync(join(conf, 'master.cf'), `127.0.0.1:${port} inet n - n - - smtpd\n`);
-  writeFileSync(join(conf, 'vmailbox'), vmailbox());
+  for (const [f, text] of Object.entries(r.files)) writeFileSync(join(conf, f), text);
   let proc;
   return {
-    name: 'Postern', port, delivers: true,
-    countDelivered: () => countMaildir(mail),
+    name: 'Postern', port, delivers: true, maillog: join(dir, 'maillog'),
+    countDelivered: r.count,
     async start() {
-      proc = spawn(process.execPath, [join(ROOT, 'bin', 'postern.js'), '-c', conf, 'start-fg'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), join(ROOT, 'bin', 'postern.js'), '-c', conf, 'start-fg'], { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       proc.stderr.on('data', (d) => (err += d));
       try {
@@ -77,10 +110,12 @@ export function postern(base, port, opts = {}) {
   };
 }
 
-export function postfix(base, port) {
-  const dir = join(base, 'postfix');
+export function postfix(base, port, opts = {}) {
+  const scenario = opts.scenario ?? 'virtual';
+  const dir = join(base, scenario, 'postfix');
   const conf = join(dir, 'etc');
   const mail = join(dir, 'mail');
+  const r = routing(scenario, conf, mail);
   mkdirSync(conf, { recursive: true });
   mkdirSync(mail, { recursive: true });
   mkdirSync(join(dir, 'queue'), { recursive: true });
@@ -89,14 +124,15 @@ export function postfix(base, port) {
   chownSync(join(dir, 'data'), pfUid, pfUid);
   const nobody = 65534;
   chownSync(mail, nobody, nobody);
+  // local(8) writes to a file or Maildir named in a root-owned alias table with default_privs (nobody).
+  if (scenario === 'alias') { mkdirSync(join(mail, 'box'), { recursive: true }); chownSync(join(mail, 'box'), nobody, nobody); }
   writeFileSync(join(conf, 'main.cf'), [
-    'compatibility_level = 3.6', 'myhostname = mx.bench.test', 'mydomain = bench.test', 'mydestination = localhost',
+    'compatibility_level = 3.6', 'myhostname = mx.bench.test', 'mydomain = bench.test', ...r.lines,
     `queue_directory = ${join(dir, 'queue')}`, `data_directory = ${join(dir, 'data')}`, 'mail_owner = postfix', 'setgid_group = postdrop',
     'inet_interfaces = 127.0.0.1', 'inet_protocols = ipv4', 'mynetworks = 127.0.0.0/8',
     'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
-    `virtual_mailbox_domains = ${DOMAINS.join(' ')}`, `virtual_mailbox_maps = texthash:${join(conf, 'vmailbox')}`,
-    `virtual_mailbox_base = ${mail}`, `virtual_uid_maps = static:${nobody}`, `virtual_gid_maps = static:${nobody}`,
-    'alias_maps =', 'alias_database =', `maillog_file = ${join(dir, 'maillog')}`, `maillog_file_prefixes = ${dir}`, 'smtputf8_enable = no', 'biff = no',
+    `virtual_uid_maps = static:${nobody}`, `virtual_gid_maps = static:${nobody}`,
+    'alias_database =', `maillog_file = ${join(dir, 'maillog')}`, `maillog_file_prefixes = ${dir}`, 'smtputf8_enable = no', 'biff = no',
     'append_dot_mydomain = no', 'smtpd_banner = $myhostname ESMTP', 'shlib_directory = /usr/lib/postfix',
   ].join('\n') + '\n');
   const svc = (name, type, priv, unpriv, wake, max, cmd) => `${name} ${type} ${priv} ${unpriv} n ${wake} ${max} ${cmd}`;
@@ -113,11 +149,11 @@ export function postfix(base, port) {
     svc('anvil', 'unix', '-', '-', '-', '1', 'anvil'), svc('scache', 'unix', '-', '-', '-', '1', 'scache'),
     svc('postlog', 'unix-dgram', 'n', '-', '-', '1', 'postlogd'),
   ].join('\n') + '\n');
-  writeFileSync(join(conf, 'vmailbox'), vmailbox());
+  for (const [f, text] of Object.entries(r.files)) writeFileSync(join(conf, f), text);
   const pfx = (...a) => execFileSync('postfix', ['-c', conf, ...a], { stdio: 'pipe' }).toString();
   return {
-    name: 'Postfix', port, delivers: true,
-    countDelivered: () => countMaildir(mail),
+    name: 'Postfix', port, delivers: true, maillog: join(dir, 'maillog'),
+    countDelivered: r.count,
     async start() {
       try { pfx('check'); } catch { /* creates the queue directories; complaints show up at start */ }
       pfx('start');
@@ -131,8 +167,8 @@ export function postfix(base, port) {
   };
 }
 
-export function haraka(base, port, harakaBin) {
-  const dir = join(base, 'haraka');
+export function haraka(base, port, harakaBin, opts = {}) {
+  const dir = join(base, opts.scenario ?? 'virtual', 'haraka');
   const queueDir = join(dir, 'spool');
   if (!existsSync(join(dir, 'config'))) execFileSync(harakaBin, ['-i', dir], { stdio: 'pipe' });
   mkdirSync(queueDir, { recursive: true });

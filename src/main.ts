@@ -31,11 +31,16 @@ import { startSmtpListener, type SmtpListener } from './listener/smtp-listener.j
 import { packageVersion, writePidFile } from './cli/main.js';
 import { ensureSelfSigned } from './listener/tls.js';
 import { dropPrivileges } from './privileges.js';
+import { openState, type SharedState } from './state/shared.js';
+import { Bans, banSettings } from './state/bans.js';
+import { Anvil } from './listener/anvil.js';
+import { ClientGuard, exceptionList } from './listener/guard.js';
 
 interface Running {
   cfg: LoadedConfig;
   tables: TableRegistry;
   listeners: SmtpListener[];
+  bans: Bans;
 }
 
 /** Services that Postern runs an SMTP listener for. */
@@ -67,6 +72,8 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   }
   const main = cfg.main;
   const master = programName(main.str('syslog_name'), 'master');
+  // Read now: after dropping privileges the install directory may not be readable.
+  const version = packageVersion();
   for (const key of ['queue_directory', 'data_directory'] as const) mkdirSync(main.str(key), { recursive: true, mode: 0o700 });
   const log = new MailLog({ file: main.str('maillog_file'), hostname: main.str('myhostname'), echo: opts.verbose });
   // `postern queue …` and `postern sendmail` send SIGUSR1 after changing the queue
@@ -96,6 +103,20 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
     return 1;
   }
 
+  // What outlives sessions (bans, rate windows, greylist triplets): SQLite here, or a shared Redis.
+  const stateProgram = programName(main.str('syslog_name'), 'state');
+  let state: SharedState;
+  try {
+    state = await openState(main, { warning: (m) => log.warning(stateProgram, m), info: (m) => log.line(stateProgram, m) });
+  } catch (err) {
+    log.fatal(master, `cannot open the state store: ${(err as Error).message}`);
+    process.stderr.write(`postern: fatal: cannot open the state store: ${(err as Error).message}\n`);
+    store.close();
+    removePid();
+    return 1;
+  }
+  const anvil = new Anvil({ store: state.resilient, log, program: programName(main.str('syslog_name'), 'anvil'), statusMs: main.timeMs('anvil_status_update_time') });
+
   let running: Running;
   let scheduler: Scheduler;
   let smtp: SmtpAgent | undefined;
@@ -112,12 +133,14 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
     const commandsAndFiles = createLocalAgent({ log, params: main });
     scheduler = createScheduler({ store, resolver, agents: { maildir, command: commandsAndFiles, file: commandsAndFiles }, transports, notify, log, params: main });
     const cleanup = createCleanup({ store, log, params: main, scheduler, tables, dns, configDir: dir });
-    const listeners = await startListeners(cfg, { tables, resolver, dns, log, cleanup });
-    running = { cfg, tables, listeners };
+    const bans = new Bans(state.resilient, banSettings(main));
+    const listeners = await startListeners(cfg, { tables, resolver, dns, log, cleanup, bans });
+    running = { cfg, tables, listeners, bans };
   } catch (err) {
     process.stderr.write(`postern: fatal: ${(err as Error).message}\n`);
     log.fatal(master, (err as Error).message);
     store.close();
+    await state.close();
     log.close();
     removePid();
     return 1;
@@ -130,6 +153,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
     log.fatal(master, `cannot drop privileges: ${(err as Error).message}`);
     await Promise.allSettled(running.listeners.map((l) => l.close(0)));
     store.close();
+    await state.close();
     log.close();
     removePid();
     return 1;
@@ -137,7 +161,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
   scheduler.start();
   wakeScheduler = () => scheduler.wake();
   flushScheduler = () => scheduler.flush();
-  log.line(master, `daemon started -- version ${packageVersion()}, configuration ${dir}`);
+  log.line(master, `daemon started -- version ${version}, configuration ${dir}`);
   process.stderr.write(`postern: ready (${running.listeners.flatMap((l) => l.addresses.map((a) => `${a.address}:${a.port}`)).join(', ')})\n`);
 
   return new Promise<number>((resolveExit) => {
@@ -151,7 +175,9 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
         await scheduler.stop();
         await Promise.allSettled([smtp?.close(), lmtp?.close()]);
         store.close();
-        running.tables.closeAll();
+        anvil.close();
+        await state.close();
+        await running.tables.closeAll();
         log.close();
         removePid();
         resolveExit(0);
@@ -168,18 +194,24 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
 
   async function startListeners(c: LoadedConfig, deps: {
     tables: TableRegistry; resolver: ReturnType<typeof createResolver>; dns: ReturnType<typeof dnsFromParams>;
-    log: MailLog; cleanup: ReturnType<typeof createCleanup>;
+    log: MailLog; cleanup: ReturnType<typeof createCleanup>; bans: Bans;
   }): Promise<SmtpListener[]> {
     const out: SmtpListener[] = [];
     try {
       for (const service of smtpdServices(c)) {
-        const policy = createPolicyEngine(service.params, { tables: deps.tables, resolver: deps.resolver, dns: deps.dns });
+        const policy = createPolicyEngine(service.params, { tables: deps.tables, resolver: deps.resolver, dns: deps.dns, state });
         const peername = service.params.bool('smtpd_peername_lookup');
+        const guard = new ClientGuard({
+          anvil, bans: deps.bans, params: service.params, service: service.name, log: deps.log, program: programName(service.params.str('syslog_name'), 'smtpd'),
+          limitExceptions: exceptionList(service.params, deps.tables, 'smtpd_client_event_limit_exceptions'),
+          banExceptions: exceptionList(c.main, deps.tables, 'postern_ban_exceptions'),
+        });
         out.push(await startSmtpListener(service, {
           log: deps.log,
           policy,
           cleanup: deps.cleanup,
           clientInfo: (addr, port) => lookupClientInfo(deps.dns, addr, port, { peernameLookup: peername }),
+          guard,
         }));
       }
     } catch (err) {
@@ -212,15 +244,16 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
     const tables = new TableRegistry({ baseDir: d });
     const resolver = createResolver(next.main, { tables, transportCommand: (t) => createTransports(next, {}).service(t)?.command });
     const cleanup = createCleanup({ store, log: l, params: next.main, scheduler, tables, dns: dnsFromParams(next.main), configDir: d });
+    const bans = new Bans(state.resilient, banSettings(next.main));
     await Promise.allSettled(old.listeners.map((x) => x.stopAccepting()));
     try {
-      const listeners = await startListeners(next, { tables, resolver, dns: dnsFromParams(next.main), log: l, cleanup });
+      const listeners = await startListeners(next, { tables, resolver, dns: dnsFromParams(next.main), log: l, cleanup, bans });
       l.line(prog, 'reload -- configuration ' + d);
-      return { cfg: next, tables, listeners };
+      return { cfg: next, tables, listeners, bans };
     } catch (err) {
       l.error(prog, `reload failed to start listeners: ${(err as Error).message}; restoring the old ones`);
-      const listeners = await startListeners(old.cfg, { tables: old.tables, resolver: createResolver(old.cfg.main, { tables: old.tables, transportCommand: (t) => createTransports(old.cfg, {}).service(t)?.command }), dns: dnsFromParams(old.cfg.main), log: l, cleanup });
-      return { cfg: old.cfg, tables: old.tables, listeners };
+      const listeners = await startListeners(old.cfg, { tables: old.tables, resolver: createResolver(old.cfg.main, { tables: old.tables, transportCommand: (t) => createTransports(old.cfg, {}).service(t)?.command }), dns: dnsFromParams(old.cfg.main), log: l, cleanup, bans: old.bans });
+      return { cfg: old.cfg, tables: old.tables, listeners, bans: old.bans };
     }
   }
 }

@@ -19,6 +19,7 @@ commands:
   reload          reload the configuration (SIGHUP)
   status          say whether Postern is running
   check           validate main.cf and master.cf (exit 1 on errors)
+  check --dns     test every configured DNS list live with its test entries
   queue [list]    list the queue like mailq
   queue flush [ID…] | hold ID…|ALL | release ID…|ALL | delete ID…|ALL|deferred
         | requeue ID…|ALL | show ID
@@ -27,6 +28,10 @@ commands:
                   submit a message from stdin, like sendmail(1) (also bin/sendmail.js)
   user add|passwd|remove|list [--file F] [name]
                   manage built-in SASL users (Dovecot passwd-file format)
+  bans [status] | ban ADDR [--time T] | unban ADDR
+                  the built-in auto-ban: status like fail2ban-client, ban and unban at once
+  greylist [clear]
+                  built-in greylisting: triplets pending and passed, auto-whitelisted clients
   dkim keygen DOMAIN [--selector S] [--type rsa|ed25519] [--key-dir DIR]
                   make a DKIM signing key; prints the DNS record to publish
   version         print the version
@@ -61,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, selector: { type: 'string' }, type: { type: 'string' }, 'key-dir': { type: 'string' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, time: { type: 'string' }, dns: { type: 'boolean' }, selector: { type: 'string' }, type: { type: 'string' }, 'key-dir': { type: 'string' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
     });
   } catch (err) {
@@ -89,6 +94,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'status':
       return status(dir);
     case 'check': {
+      if (values.dns) {
+        const { runCheckDns } = await import('./check-dns.js');
+        return runCheckDns(dir, (line) => process.stdout.write(line + '\n'));
+      }
       const { runCheck } = await import('../config/check.js');
       return runCheck(dir, (line) => process.stdout.write(line + '\n'));
     }
@@ -99,6 +108,14 @@ export async function main(argv: string[]): Promise<number> {
     case 'user': {
       const { runUserCommand } = await import('./user.js');
       return runUserCommand(dir, positionals.slice(1).concat(values.file ? ['--file', values.file] : []));
+    }
+    case 'bans': {
+      const { runBansCommand } = await import('./bans.js');
+      return runBansCommand(dir, positionals.slice(1), { ...(values.time !== undefined ? { time: values.time } : {}) });
+    }
+    case 'greylist': {
+      const { runGreylistCommand } = await import('./greylist.js');
+      return runGreylistCommand(dir, positionals.slice(1));
     }
     case 'dkim': {
       const { runDkimCommand } = await import('./dkim.js');
@@ -113,9 +130,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+let version: string | undefined;
+
+/** Read once (the daemon reads it before dropping privileges); later calls, e.g. every policy request, use the copy. */
 export function packageVersion(): string {
-  const pkg = fileURLToPath(new URL('../../package.json', import.meta.url));
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  if (version === undefined) {
+    const pkg = fileURLToPath(new URL('../../package.json', import.meta.url));
+    version = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  }
+  return version;
 }
 
 /** Where the pid file of the instance using this config directory lives. */

@@ -10,11 +10,13 @@ import { ConfigError } from './types.js';
 import { validatePolicyConfig } from '../policy/validate.js';
 import { parseCidr } from '../policy/networks.js';
 import { TableRegistry, isAliasFileType, splitSpec } from '../tables/open.js';
+import { TableError, type LookupTable } from '../tables/types.js';
+import { SqlTable } from '../tables/sql/base.js';
 import { PatternTable } from '../tables/pattern.js';
-import type { LookupTable } from '../tables/types.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { tlsSettings } from '../listener/tls.js';
+import { abuseDiagnostics } from './check-abuse.js';
 
 function where(p: Params, name: string, fallback: { file: string; line: number }): { file: string; line: number } {
   return p.origin(name) ?? fallback;
@@ -90,22 +92,35 @@ function headerRuleProblems(param: string, spec: string, table: LookupTable, dir
   return table.lint().map((l) => ({ severity: 'warning' as const, file, line: l.line, message: `${param}: ${l.message}` }));
 }
 
+/** Where a table error belongs: the table's own file and line when it has one (SQL query files), else main.cf. */
+function tableDiagnostic(name: string, err: unknown, at: { file: string; line: number }, severity: Diagnostic['severity']): Diagnostic {
+  const msg = (err as Error).message;
+  if (err instanceof TableError && err.file && err.line !== undefined) {
+    const own = msg.startsWith(`${err.file}, line ${err.line}: `) ? msg.slice(`${err.file}, line ${err.line}: `.length) : msg.startsWith(`${err.file}: `) ? msg.slice(err.file.length + 2) : msg;
+    return { severity, file: err.file, line: err.line, message: `${name} (${at.file}:${at.line}): ${own}` };
+  }
+  return { severity, ...at, message: `${name}: ${msg}` };
+}
+
 function tableProblems(cfg: LoadedConfig): Diagnostic[] {
   const out: Diagnostic[] = [];
   const tables = new TableRegistry({ baseDir: cfg.dir });
-  const linted = new Set<string>();
+  // A table named by several parameters (virtual_alias_domains defaults to $virtual_alias_maps) is reported once.
+  const checked = new Set<string>();
   for (const name of TABLE_PARAMS) {
     const at = cfg.main.origin(name) ?? { file: '<default>', line: 0 };
     for (const item of cfg.main.list(name)) {
-      if (!/^[a-z]+:/i.test(item) || item.startsWith('[')) continue;
+      if (!/^[a-z]+:/i.test(item) || item.startsWith('[') || checked.has(item)) continue;
+      checked.add(item);
       try {
         const table = name === 'alias_maps' ? tables.openAliases(item) : tables.open(item);
+        // SQL tables are parsed (query file, escapes, hosts) but never connected to; their
+        // unknown settings are shown at their own file and line.
+        const sqlWarnings = table instanceof SqlTable ? table.config.warnings : [];
+        for (const w of sqlWarnings) out.push({ ...w, message: `${name} (${at.file}:${at.line}): ${w.message}` });
         // Lines the table's syntax cannot use are skipped at run time: show each with its line.
         for (const w of table.warnings?.() ?? []) out.push({ severity: 'warning', ...at, message: `${name}: ${item}: ${w}` });
-        if (HEADER_CHECK_PARAMS.has(name) && !linted.has(item)) {
-          linted.add(item);
-          out.push(...headerRuleProblems(name, item, table, cfg.dir));
-        }
+        if (HEADER_CHECK_PARAMS.has(name)) out.push(...headerRuleProblems(name, item, table, cfg.dir));
         if (name === 'alias_maps' && /^(proxy:)*texthash:/i.test(item)) {
           const aliasLike = (table.warnings?.() ?? []).length > 0 || aliasSyntaxKeys(item, cfg.dir).length > 0;
           if (aliasLike) out.push({ severity: 'warning', ...at, message: `${name}: ${item} looks like an aliases(5) file ("name: value"), but texthash: reads postmap(1) "key value" lines as Postfix does; use hash:${item.replace(/^(proxy:)*texthash:/i, '')} for an aliases file` });
@@ -114,10 +129,11 @@ function tableProblems(cfg: LoadedConfig): Diagnostic[] {
         const missing = /does not exist/.test((err as Error).message);
         // A missing alias file is common on fresh systems and acts as empty; anything else cannot run.
         const benign = missing && name === 'alias_maps' && isAliasFileType(item);
-        out.push({ severity: benign && at.file === '<default>' ? 'info' : benign ? 'warning' : 'error', ...at, message: `${name}: ${(err as Error).message}` });
+        out.push(tableDiagnostic(name, err, at, benign && at.file === '<default>' ? 'info' : benign ? 'warning' : 'error'));
       }
     }
   }
+  void tables.closeAll();
   return out;
 }
 
@@ -157,7 +173,7 @@ export async function runCheck(dir: string, out: (line: string) => void): Promis
       }
     }
   }
-  diags.push(...dangerous(cfg));
+  diags.push(...dangerous(cfg), ...abuseDiagnostics(cfg));
   const order = { error: 0, warning: 1, info: 2 };
   diags.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1) || order[a.severity] - order[b.severity]);
   for (const d of diags) out(`postern: ${d.file}:${d.line}: ${d.severity}: ${d.message}`);

@@ -11,6 +11,7 @@ import { policyParams } from './params/policy.js';
 import { queueParams } from './params/queue.js';
 import { deliveryParams } from './params/delivery.js';
 import { dnsParams } from './params/dns.js';
+import { dnsblParams } from './params/dnsbl.js';
 import { tablesParams } from './params/tables.js';
 import { noeffectParams } from './params/noeffect.js';
 import { futureParams } from './params/future.js';
@@ -20,14 +21,16 @@ import { contentParams } from './params/content.js';
 import { authParams } from './params/auth.js';
 import { routingParams } from './params/routing.js';
 import { commandParams } from './params/commands.js';
+import { abuseParams } from './params/abuse.js';
 import { smtpClientParams } from './params/smtp-client.js';
 import { allParams } from './params/index.js';
 
 const AREAS: [string, readonly ParamDecl[]][] = [
-  ['General', generalParams], ['SMTP server', smtpdParams], ['TLS and SASL', tlsParams], ['Restrictions', policyParams], ['Addresses and local delivery', deliveryParams],
+  ['General', generalParams], ['SMTP server', smtpdParams], ['TLS and SASL', tlsParams], ['Restrictions', policyParams], ['Abuse defences: limits, greylisting, bans, shared state', abuseParams], ['Addresses and local delivery', deliveryParams],
   ['Routing and transports', routingParams], ['SMTP and LMTP client', smtpClientParams],
   ['Delivery to commands and files (pipe, alias |command and /file)', commandParams],
-  ['Queue and scheduler', queueParams], ['Bounces and delivery status notifications', dsnParams], ['Content inspection', contentParams], ['Email authentication', authParams], ['DNS', dnsParams], ['Lookup tables', tablesParams],
+  ['Queue and scheduler', queueParams], ['Bounces and delivery status notifications', dsnParams], ['Content inspection', contentParams], ['Email authentication', authParams], ['DNS', dnsParams],
+  ['DNS lists, DNS-based checks and policy services', dnsblParams], ['Lookup tables', tablesParams],
   ['Accepted without effect in Postern', noeffectParams], ['Postfix parameters for features not in Postern yet', futureParams],
 ];
 

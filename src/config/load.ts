@@ -6,6 +6,7 @@
 
 import { readFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { parseMainCf } from './main-cf.js';
 import { parseMasterCf } from './master-cf.js';
@@ -96,6 +97,7 @@ export function loadConfig(dirArg: string): LoadedConfig {
     if (!values.has(name)) values.set(name, { value, file: '<default>', line: 0 });
   };
   values.set('config_directory', { value: dir, file: '<-c>', line: 0 });
+  setDefault('postern_share_directory', fileURLToPath(new URL('../../share', import.meta.url)));
   let host = hostname();
   if (!host.includes('.')) host += '.localdomain';
   setDefault('myhostname', host);

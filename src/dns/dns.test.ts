@@ -54,7 +54,7 @@ test('a dead DNS server is a quick temporary failure, not a 22 s stall', async (
 
 test('client names are forward-confirmed', async () => {
   const d = createDns({ servers: [dns.address], timeoutMs: 500, tries: 1 });
-  assert.deepEqual(await lookupClientInfo(d, '::ffff:192.0.2.10', 25, { peernameLookup: true }), { addr: '192.0.2.10', port: 25, name: 'mx.test', reverseName: 'mx.test', nameStatus: 'ok' });
+  assert.deepEqual(await lookupClientInfo(d, '::ffff:192.0.2.10', 25, { peernameLookup: true }), { addr: '192.0.2.10', port: 25, name: 'mx.test', reverseName: 'mx.test', nameStatus: 'ok', reverseStatus: 'ok' });
   const liar = await lookupClientInfo(d, '192.0.2.11', 25, { peernameLookup: true });
   assert.deepEqual([liar.name, liar.reverseName, liar.nameStatus], ['unknown', 'liar.test', 'unknown']);
   const off = await lookupClientInfo(d, '192.0.2.10', 25, { peernameLookup: false });

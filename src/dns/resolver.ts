@@ -3,7 +3,9 @@
  * tries (the defaults stall 22 s on a dead server), typed results, and a small TTL cache
  * (c-ares caches nothing). Node reports TTLs only for A/AAAA; PTR, MX and TXT answers are
  * cached for a fixed 60 s (XXX: exact TTLs would need our own packet client). Negative
- * answers are cached for 60 s; temporary failures are never cached.
+ * answers are cached for 60 s; temporary failures are never cached. A query already in
+ * flight is shared, so restrictions that prefetch their lookups in parallel (DNS lists)
+ * and the restriction that later needs the answer cost one query, not two.
  */
 
 import { Resolver } from 'node:dns/promises';
@@ -45,14 +47,23 @@ export function createDns(opts: DnsOptions): Dns {
   const now = opts.now ?? Date.now;
   const max = opts.cacheMax ?? 10_000;
   const cache = new Map<string, { expires: number; result: DnsResult<unknown> }>();
+  const inflight = new Map<string, Promise<DnsResult<unknown>>>();
 
-  async function cached<T>(key: string, query: () => Promise<{ records: T[]; ttl: number }>): Promise<DnsResult<T>> {
+  function cached<T>(key: string, query: () => Promise<{ records: T[]; ttl: number }>): Promise<DnsResult<T>> {
     const hit = cache.get(key);
     if (hit && hit.expires > now()) {
       cache.delete(key); // refresh LRU position
       cache.set(key, hit);
-      return hit.result as DnsResult<T>;
+      return Promise.resolve(hit.result as DnsResult<T>);
     }
+    const pending = inflight.get(key);
+    if (pending) return pending as Promise<DnsResult<T>>;
+    const p = ask(key, query).finally(() => inflight.delete(key));
+    inflight.set(key, p);
+    return p;
+  }
+
+  async function ask<T>(key: string, query: () => Promise<{ records: T[]; ttl: number }>): Promise<DnsResult<T>> {
     let result: DnsResult<T>;
     try {
       const { records, ttl } = await query();
@@ -81,13 +92,14 @@ export function createDns(opts: DnsOptions): Dns {
     ptr: (ip) => cached<string>(`PTR ${ip}`, async () => ({ records: await resolver.resolvePtr(reverseName(ip)), ttl: FIXED_TTL })),
     mx: (name) => cached<MxRecord>(`MX ${name.toLowerCase()}`, async () => ({ records: await resolver.resolveMx(name), ttl: FIXED_TTL })),
     txt: (name) => cached<string>(`TXT ${name.toLowerCase()}`, async () => ({ records: (await resolver.resolveTxt(name)).map((parts) => parts.join('')), ttl: FIXED_TTL })),
+    ns: (name) => cached<string>(`NS ${name.toLowerCase()}`, async () => ({ records: await resolver.resolveNs(name), ttl: FIXED_TTL })),
   };
 }
 
 /** A resolver that never asks: every answer is a temporary failure (postern_dns_lookups = no). */
 export function disabledDns(): Dns {
   const off = async (): Promise<{ kind: 'tempfail'; reason: string }> => ({ kind: 'tempfail', reason: 'DNS lookups are disabled (postern_dns_lookups = no)' });
-  return { ptr: off, a: off, aaaa: off, mx: off, txt: off };
+  return { ptr: off, a: off, aaaa: off, mx: off, txt: off, ns: off };
 }
 
 export function dnsFromParams(params: Params): Dns {

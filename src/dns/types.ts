@@ -21,4 +21,6 @@ export interface Dns {
   aaaa(name: string): Promise<DnsResult<string>>;
   mx(name: string): Promise<DnsResult<MxRecord>>;
   txt(name: string): Promise<DnsResult<string>>;
+  /** Name servers of a zone (check_*_ns_access). */
+  ns(name: string): Promise<DnsResult<string>>;
 }

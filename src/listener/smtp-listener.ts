@@ -18,12 +18,15 @@ import { normalizeAddr } from '../policy/networks.js';
 import { Session } from '../session/session.js';
 import { tlsSettings } from './tls.js';
 import { createAuthBackend } from '../auth/backend.js';
+import type { ClientGuard } from './guard.js';
 
 export interface SmtpDeps {
   log: MailLog;
   policy: PolicyEngine;
   cleanup: Cleanup;
   clientInfo(addr: string, port: number): Promise<ClientInfo>;
+  /** Bans and anvil limits (listener/guard.ts); none in unit tests. */
+  guard?: ClientGuard;
 }
 
 export interface SmtpListener {
@@ -80,9 +83,21 @@ export async function startSmtpListener(service: Service, deps: SmtpDeps): Promi
   // Both throw with the file or setting at fault: a clear start-up (or reload) error.
   const tls = tlsSettings(params);
   const auth = createAuthBackend(params);
+  const guard = deps.guard;
   const onConnection = (socket: Socket): void => {
     socket.setNoDelay(true);
     const addr = normalizeAddr(socket.remoteAddress ?? '0.0.0.0');
+    if (!guard) return accept(socket, addr);
+    // A banned client costs the accept, one state lookup and the close: no DNS, no session.
+    // Bytes it sends meanwhile wait in the paused socket for the session's pre-greeting check.
+    guard.refuseBanned(socket, addr).then((refused) => {
+      if (!refused && !socket.destroyed) accept(socket, addr);
+    }, (err: unknown) => {
+      deps.log.error(program, `ban lookup failed for [${addr}]: ${(err as Error).message}`);
+      if (!socket.destroyed) accept(socket, addr);
+    });
+  };
+  const accept = (socket: Socket, addr: string): void => {
     const port = socket.remotePort ?? 0;
     if (sockets.size >= service.maxproc) {
       smtpdLog.sessionsFull(deps.log, program, service.name, service.maxproc, `[${addr}]`);
@@ -101,12 +116,18 @@ export async function startSmtpListener(service: Service, deps: SmtpDeps): Promi
     if (!tls?.wrapper) socket.on('data', collect);
     void deps.clientInfo(addr, port)
       .catch((): ClientInfo => ({ addr, port, name: 'unknown', reverseName: 'unknown', nameStatus: 'tempfail' }))
-      .then((client) => {
+      .then(async (client) => {
+        // anvil: counted while the session lives; over a limit the session only says 421.
+        const conn = guard ? await guard.connect(client, `${client.name}[${client.addr}]`) : undefined;
+        if (conn) socket.once('close', conn.release);
         socket.off('data', collect);
-        if (socket.destroyed) return;
-        const session = new Session(socket, client, { log: deps.log, policy: deps.policy, cleanup: deps.cleanup, params, serviceName: service.name, program, hostname, tls, auth });
+        if (socket.destroyed) {
+          conn?.release();
+          return;
+        }
+        const session = new Session(socket, client, { log: deps.log, policy: deps.policy, cleanup: deps.cleanup, params, serviceName: service.name, program, hostname, tls, auth, guard });
         for (const b of early) socket.emit('data', b);
-        return session.start();
+        return session.start(conn?.refusal);
       })
       .catch((err: unknown) => {
         deps.log.error(program, `session setup failed for [${addr}]: ${(err as Error).message}`);

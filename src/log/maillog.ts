@@ -5,11 +5,15 @@
  *   "Nov 22 08:07:31 mx postfix/smtpd[646]: 3D3072281D5: client=localhost[127.0.0.1]"
  *
  * Lines go to `maillog_file` (appended) or to stdout when it is empty or "/dev/stdout".
- * Writes are buffered and flushed on the next tick; `flush()` is called on shutdown.
+ * Writes are buffered and flushed every FLUSH_DELAY_MS (one write(2) for many lines under
+ * load, as syslog batches too); `flush()` is called on shutdown and after a fatal line.
  * Event-specific wording lives in log/*-events.ts, one function per event.
  */
 
 import { openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
+
+/** How long lines wait to be written together. */
+const FLUSH_DELAY_MS = 10;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -38,6 +42,9 @@ export class MailLog {
   private scheduled = false;
   private hostname: string;
   private readonly echo: boolean;
+  // The timestamp changes once a second: formatted once per second, not once per line.
+  private stampSecond = -1;
+  private stamp = '';
 
   constructor(opts: MailLogOptions) {
     this.hostname = opts.hostname.split('.')[0] || 'localhost';
@@ -53,12 +60,18 @@ export class MailLog {
 
   /** Write one line for `program` ("postfix/smtpd"); pid defaults to ours. */
   line(program: string, message: string, pid = process.pid): void {
-    const text = `${syslogTime(new Date())} ${this.hostname} ${program}[${pid}]: ${message}\n`;
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (second !== this.stampSecond) {
+      this.stampSecond = second;
+      this.stamp = syslogTime(new Date(now));
+    }
+    const text = `${this.stamp} ${this.hostname} ${program}[${pid}]: ${message}\n`;
     this.pending.push(text);
     if (this.echo) process.stderr.write(text);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setTimeout(() => this.flush(), FLUSH_DELAY_MS);
     }
   }
 

@@ -13,6 +13,14 @@ import type { Dns } from '../dns/types.js';
 import type { CheckPoint, SessionFacts, Stage, Verdict } from './types.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { NetworkList } from './mynetworks.js';
+import type { StateStore } from '../state/types.js';
+
+/** The state store as restrictions see it (check_greylist): the configured store, and how to report it down. */
+export interface PolicyState {
+  readonly primary: StateStore;
+  unavailable(err: unknown, effect: string): void;
+}
+import type { PolicyClient } from './delegation/client.js';
 
 /** Who a reply speaks about: Postfix's reply_name ("x@y", "host[1.2.3.4]") and reply_class ("Sender address"). */
 export interface Who {
@@ -47,10 +55,14 @@ export interface PolicyContext {
   readonly resolver: AddressResolver;
   readonly dns: Dns;
   readonly mynetworks: NetworkList;
+  /** Greylist triplets (state/); absent in unit tests that do not need it. */
+  readonly state?: PolicyState | undefined;
+  /** The shared client for a check_policy_service endpoint, or why the endpoint is unusable. */
+  policyClient(spec: string): PolicyClient | string;
   /** Evaluate a restriction list (a class, or an access-table value) one level deeper. */
   evalNested(words: readonly string[], call: Call, who: Who): Promise<Verdict>;
   /** A line for the mail log ("NOQUEUE: warn: RCPT from …: text"). */
-  note(action: 'warn' | 'info' | 'hold' | 'discard' | 'filter' | 'redirect', text: string): void;
+  note(action: 'warn' | 'info' | 'hold' | 'discard' | 'filter' | 'redirect' | 'warning', text: string): void;
   /** Whole-message effects for cleanup and the queue. */
   effect(e: { hold?: string; discard?: string; filter?: string; redirect?: string; prepend?: string }): void;
   /** DISCARD: stop evaluating (Postfix's state->discard). */
@@ -68,9 +80,18 @@ export interface RestrictionDef {
   readonly fn: RestrictionFn;
   /** Consumes the next word as its argument (a table for check_*_access). */
   readonly takesArg?: boolean;
+  /**
+   * Start this restriction's DNS lookups without waiting (DNS lists). The engine calls it
+   * for every later restriction of a list when it reaches the first one that has it, so a
+   * list of five DNSBLs costs one round trip; the resolver shares the queries in flight.
+   */
+  readonly prefetch?: (call: Call) => void;
 }
 
 export const clientWho = (facts: SessionFacts): Who => ({ name: `${facts.client.name}[${facts.client.addr}]`, cls: CLASS.client });
+
+/** Postfix's SMTPD_NAME_REV_CLIENT: replies about the unverified reverse client name. */
+export const REV_CLIENT = 'Unverified Client host';
 
 /** The identity and default access check of each list (smtpd_check.c: the generic_checks callers). */
 export function stageWho(facts: SessionFacts, stage: Stage): { who: Who; defAcl: string | undefined } {

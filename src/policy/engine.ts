@@ -22,12 +22,14 @@ import type { TableRegistry } from '../tables/open.js';
 import type { AddressResolver } from '../resolve/types.js';
 import type { Dns } from '../dns/types.js';
 import type { CheckPoint, ClientInfo, Decision, PolicyEngine, SessionFacts, Stage, Verdict } from './types.js';
-import { stageWho } from './context.js';
+import { stageWho, type PolicyState } from './context.js';
 import { Evaluation, type EngineParts } from './evaluate.js';
 import { compileProblems, configuredLists, STAGE_PARAM } from './compile.js';
 import { createNetworkList } from './mynetworks.js';
 import { unlistedRecipient, unlistedSender } from './checks/destination.js';
+import { senderOwnership, senderOwnershipApplies } from './checks/ownership.js';
 import type { Reply } from '../protocol/reply.js';
+import { PolicyClient, parseEndpoint } from './delegation/client.js';
 
 export { STAGE_PARAM } from './compile.js';
 
@@ -35,6 +37,30 @@ export interface PolicyDeps {
   tables: TableRegistry;
   resolver: AddressResolver;
   dns: Dns;
+  /** The state store, for check_greylist. */
+  state?: PolicyState;
+}
+
+/**
+ * One client per policy endpoint for this engine (one service, one configuration): its
+ * connections are shared by all sessions and reused. An engine dropped on reload leaves
+ * only idle connections behind, which close themselves after smtpd_policy_service_max_idle.
+ */
+function policyClients(params: Params): (spec: string) => PolicyClient | string {
+  const clients = new Map<string, PolicyClient | string>();
+  return (spec) => {
+    let c = clients.get(spec);
+    if (c === undefined) {
+      const ep = parseEndpoint(spec, params.str('queue_directory'));
+      c = typeof ep === 'string' ? ep : new PolicyClient(spec.replace(/^(inet|unix):/i, ''), ep, {
+        timeoutMs: params.timeMs('smtpd_policy_service_timeout'), maxIdleMs: params.timeMs('smtpd_policy_service_max_idle'),
+        maxTtlMs: params.timeMs('smtpd_policy_service_max_ttl'), tryLimit: params.int('smtpd_policy_service_try_limit'),
+        retryDelayMs: params.timeMs('smtpd_policy_service_retry_delay'), requestLimit: params.int('smtpd_policy_service_request_limit'),
+      });
+      clients.set(spec, c);
+    }
+    return c;
+  };
 }
 
 /** defer_if_permit as left by each earlier stage of one session (Postfix's defer_if_permit_{client,helo,sender}). */
@@ -49,10 +75,14 @@ export function createPolicyEngine(params: Params, deps: PolicyDeps): PolicyEngi
   if (problems.length) throw new ConfigError(problems);
   const { classes } = configuredLists(params);
   const lists = new Map<Stage, string[]>((Object.keys(STAGE_PARAM) as Stage[]).map((s) => [s, params.list(STAGE_PARAM[s])]));
-  const parts: EngineParts = { params, tables: deps.tables, resolver: deps.resolver, dns: deps.dns, mynetworks: createNetworkList(params, deps.tables), classes };
+  const parts: EngineParts = {
+    params, tables: deps.tables, resolver: deps.resolver, dns: deps.dns, mynetworks: createNetworkList(params, deps.tables), classes, state: deps.state,
+    policyClient: policyClients(params),
+  };
   const delayReject = params.bool('smtpd_delay_reject');
   const unlistedRcpt = params.bool('smtpd_reject_unlisted_recipient');
   const unlistedFrom = params.bool('smtpd_reject_unlisted_sender');
+  const ownership = senderOwnershipApplies(params);
   // XXX: per-session memory keyed by the session's ClientInfo object (one per connection), so
   // the PolicyEngine contract needs no session handle; it is dropped with the connection.
   const memories = new WeakMap<ClientInfo, Memory>();
@@ -97,6 +127,10 @@ export function createPolicyEngine(params: Params, deps: PolicyDeps): PolicyEngi
     if (!v && unlistedFrom && !ev.senderChecked() && !ev.discard && facts.sender) {
       const u = ev.settle(await unlistedSender(callFor(ev, facts, point, 'sender')));
       if (refused(u)) v = u;
+    }
+    if (!v && ownership && !ev.discard && facts.saslUsername) {
+      const o = ev.settle(await senderOwnership(callFor(ev, facts, point, 'sender')));
+      if (refused(o)) v = o;
     }
     return v;
   }

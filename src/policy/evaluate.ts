@@ -13,9 +13,10 @@ import type { TableRegistry } from '../tables/open.js';
 import type { AddressResolver } from '../resolve/types.js';
 import type { Dns } from '../dns/types.js';
 import type { CheckPoint, PolicyNote, SessionFacts, Stage, TxnEffects, Verdict } from './types.js';
-import type { Call, PolicyContext, Who } from './context.js';
+import type { Call, PolicyContext, PolicyState, Who } from './context.js';
 import { DUNNO, isInternal, serverError } from './context.js';
 import type { NetworkList } from './mynetworks.js';
+import type { PolicyClient } from './delegation/client.js';
 import { registry, notYet, WARN_IF_REJECT } from './registry.js';
 import { replyForLog, type Reply } from '../protocol/reply.js';
 
@@ -26,6 +27,24 @@ export interface EngineParts {
   readonly dns: Dns;
   readonly mynetworks: NetworkList;
   readonly classes: ReadonlyMap<string, readonly string[]>;
+  readonly state?: PolicyState | undefined;
+  readonly policyClient: (spec: string) => PolicyClient | string;
+}
+
+/**
+ * One evaluation asks each DNS question once: a query prefetched in parallel and awaited
+ * later by its restriction is the same promise, even when it failed (failures are not
+ * cached by dns/, and a second try would cost a second timeout).
+ */
+function onceEach(dns: Dns): Dns {
+  const memo = new Map<string, Promise<unknown>>();
+  const once = <K extends keyof Dns>(kind: K) => (name: string): ReturnType<Dns[K]> => {
+    const key = `${kind} ${name.toLowerCase()}`;
+    let p = memo.get(key);
+    if (!p) memo.set(key, (p = (dns[kind] as (n: string) => Promise<unknown>)(name)));
+    return p as ReturnType<Dns[K]>;
+  };
+  return { a: once('a'), aaaa: once('aaaa'), ptr: once('ptr'), mx: once('mx'), txt: once('txt'), ns: once('ns') };
 }
 
 /** Access-table values may name classes that name tables that name classes…; Postfix stops at 100. */
@@ -45,7 +64,8 @@ export class Evaluation {
   constructor(private readonly parts: EngineParts) {
     const self = this;
     this.ctx = {
-      params: parts.params, tables: parts.tables, resolver: parts.resolver, dns: parts.dns, mynetworks: parts.mynetworks,
+      params: parts.params, tables: parts.tables, resolver: parts.resolver, dns: onceEach(parts.dns), mynetworks: parts.mynetworks, state: parts.state,
+      policyClient: parts.policyClient,
       evalNested: (words, call, who) => self.evalList(words, { ...call, who }),
       note: (action, text) => void self.notes.push({ action, text }),
       effect: (e) => {
@@ -113,6 +133,7 @@ export class Evaluation {
   async evalList(words: readonly string[], base: Omit<Call, 'arg' | 'ctx'>): Promise<Verdict> {
     const saved = this.recursion++;
     let status: Verdict = DUNNO;
+    let prefetched = false;
     try {
       if (this.recursion > MAX_RECURSION) return this.settle(serverError());
       for (let i = 0; i < words.length; i++) {
@@ -127,6 +148,10 @@ export class Evaluation {
         const def = registry.get(name);
         const nested = this.parts.classes.get(w);
         if (def) {
+          if (def.prefetch && !prefetched) {
+            prefetched = true;
+            this.prefetch(words, i, base);
+          }
           const arg = def.takesArg ? words[++i] : undefined;
           v = await def.fn({ ...base, arg, ctx: this.ctx });
         } else if (nested) {
@@ -153,6 +178,16 @@ export class Evaluation {
     } finally {
       this.recursion = saved;
       if (this.warnIfReject >= this.recursion) this.warnIfReject = 0;
+    }
+  }
+
+  /** Start the lookups of every prefetching restriction from position `from` to the end of the list. */
+  private prefetch(words: readonly string[], from: number, base: Omit<Call, 'arg' | 'ctx'>): void {
+    for (let i = from; i < words.length; i++) {
+      const def = registry.get(words[i]!.toLowerCase());
+      if (!def) continue;
+      const arg = def.takesArg ? words[++i] : undefined;
+      def.prefetch?.({ ...base, arg, ctx: this.ctx });
     }
   }
 

@@ -28,7 +28,7 @@ file('aliases', 'root: alice@example.test\n');
 
 export const noDns: Dns = {
   ptr: async () => ({ kind: 'nxdomain' }), a: async () => ({ kind: 'nxdomain' }), aaaa: async () => ({ kind: 'nxdomain' }),
-  mx: async () => ({ kind: 'nxdomain' }), txt: async () => ({ kind: 'nxdomain' }),
+  mx: async () => ({ kind: 'nxdomain' }), txt: async () => ({ kind: 'nxdomain' }), ns: async () => ({ kind: 'nxdomain' }),
 } as unknown as Dns;
 
 /** A realistic base: mx.test local, example.test virtual mailboxes, relay.test relayed, 192.0.2.0/24 trusted. */
@@ -39,12 +39,12 @@ export const BASE: Record<string, string> = {
   recipient_delimiter: '+',
 };
 
-export function engineFor(values: Record<string, string>, resolver?: AddressResolver): PolicyEngine {
+export function engineFor(values: Record<string, string>, resolver?: AddressResolver, dns: Dns = noDns): PolicyEngine {
   // A key given as undefined removes it from BASE (the parameter is then unset).
   const merged = Object.fromEntries(Object.entries({ ...BASE, ...values }).filter(([, v]) => v !== undefined)) as Record<string, string>;
   const params = paramsFrom(merged);
   const tables = new TableRegistry({ baseDir: dir });
-  return createPolicyEngine(params, { tables, resolver: resolver ?? createResolver(params, { tables }), dns: noDns });
+  return createPolicyEngine(params, { tables, resolver: resolver ?? createResolver(params, { tables }), dns });
 }
 
 export const OUTSIDE = '198.51.100.7';

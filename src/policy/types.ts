@@ -18,6 +18,11 @@ export interface ClientInfo {
   readonly reverseName: string;
   /** 'tempfail' when the PTR or forward lookup failed temporarily (reject_unknown_client → 450). */
   readonly nameStatus: 'ok' | 'unknown' | 'tempfail';
+  /**
+   * The PTR lookup alone (reject_unknown_reverse_client_hostname). When absent: 'ok' if
+   * reverseName is known, else 'tempfail' or 'unknown' as nameStatus says.
+   */
+  readonly reverseStatus?: 'ok' | 'unknown' | 'tempfail';
 }
 
 /** Everything a restriction may look at, for one check point of one session. */
@@ -45,6 +50,16 @@ export interface SessionFacts {
   readonly unauthPipelining: boolean;
   /** Client used ETRN argument (ETRN stage). */
   readonly etrnDomain?: string;
+  /** The queue ID once one is assigned (after the first accepted recipient). */
+  readonly queueId?: string;
+  /** MAIL FROM SIZE= (the declared message size), when given. */
+  readonly size?: number;
+  /** An identifier stable for one MAIL transaction (policy delegation's "instance"). */
+  readonly instance?: string;
+  /** Our end of the connection (policy delegation's server_address / server_port). */
+  readonly server?: { readonly addr: string; readonly port: number };
+  /** Recipients accepted so far, for the DATA and end-of-data stages. */
+  readonly recipients?: readonly string[];
 }
 
 export type Stage = 'client' | 'helo' | 'sender' | 'relay' | 'recipient' | 'data' | 'end_of_data' | 'etrn';
@@ -83,7 +98,8 @@ export interface TxnEffects {
  * "554 5.7.1 <x@y>: Relay access denied" → "NOQUEUE: reject_warning: RCPT from …: <text>; from=<…> …".
  */
 export interface PolicyNote {
-  readonly action: 'reject_warning' | 'warn' | 'info' | 'hold' | 'discard' | 'filter' | 'redirect' | 'prepend';
+  /** 'warning' is a plain "warning: <text>" line (a DNS list that failed, a policy server that is down). */
+  readonly action: 'reject_warning' | 'warn' | 'info' | 'hold' | 'discard' | 'filter' | 'redirect' | 'prepend' | 'warning';
   readonly text: string;
 }
 

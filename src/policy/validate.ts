@@ -2,7 +2,8 @@
  * Restriction-list validation for `postern check`: the compile problems (unknown names,
  * missing arguments, not-yet-supported restrictions), every table a list names opened
  * (missing files, bad patterns), mynetworks items that cannot be used, and restrictions
- * made unreachable by an earlier permit/reject/defer. No network I/O; opens tables.
+ * made unreachable by an earlier permit/reject/defer, and the DNS defences' arguments
+ * (validate-dns.ts). No network I/O; opens tables.
  */
 
 import type { Diagnostic, Params } from '../config/types.js';
@@ -11,11 +12,12 @@ import { createNetworkList } from './mynetworks.js';
 import { TableRegistry } from '../tables/open.js';
 import { PatternTable } from '../tables/pattern.js';
 import { CidrTable } from '../tables/cidr.js';
+import { validateDnsConfig } from './validate-dns.js';
 
 const FINAL = new Set(['permit', 'reject', 'defer']);
 
 export function validatePolicyConfig(params: Params, where: string): Diagnostic[] {
-  const out = compileProblems(params);
+  const out = [...compileProblems(params), ...validateDnsConfig(params)];
   const tables = new TableRegistry({ baseDir: params.str('config_directory') });
   const at = (p: string) => params.origin(p) ?? { file: '<default>', line: 0 };
   for (const { param, spec } of tableRefs(params)) {

@@ -27,9 +27,12 @@ export class DurableWriter {
   private readonly faultsEnabled = process.env.POSTERN_TEST_FAULTS === '1';
   private walFd: number;
   private syncing = false;
-  private waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private waiting: { resolve: () => void; reject: (e: Error) => void; lazy?: boolean }[] = [];
   private commitsSinceCheck = 0;
   private closed = false;
+  private lazyTimer: NodeJS.Timeout | undefined;
+  /** A lazy waiter's time is up: the next kick syncs even if every waiter is lazy. */
+  private lazyDue = false;
 
   constructor(private readonly db: Database.Database, private readonly dir: string, private readonly dbFile: string) {
     db.pragma('synchronous = OFF');
@@ -77,14 +80,40 @@ export class DurableWriter {
     });
   }
 
+  /**
+   * Like durable(), but does not start a sync of its own for `lazyMs`: it rides on the next
+   * sync someone else starts (a new message's commit), so a delivered message's removal and
+   * the next message share one fdatasync. Still resolves only once the write is on disk.
+   */
+  durableLazily(lazyMs: number): Promise<void> {
+    if (this.closed) return Promise.reject(new QueueWriteError('the queue is closed', 'io'));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject, lazy: true });
+      if (!this.lazyTimer) {
+        this.lazyTimer = setTimeout(() => {
+          this.lazyTimer = undefined;
+          this.lazyDue = true;
+          this.kick();
+        }, lazyMs);
+      }
+    });
+  }
+
   /** Write and wait until it is durable. */
   async commit(work: () => void): Promise<void> {
     this.write(work);
     await this.durable();
   }
 
+  /** Start a sync for everything waiting; lazy waiters alone wait until their time is up. */
   private kick(): void {
     if (this.syncing || this.waiting.length === 0) return;
+    if (!this.lazyDue && this.waiting.every((w) => w.lazy)) return;
+    this.lazyDue = false;
+    if (this.lazyTimer) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = undefined;
+    }
     const batch = this.waiting;
     this.waiting = [];
     this.syncing = true;
@@ -140,6 +169,7 @@ export class DurableWriter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
     let err: QueueWriteError | undefined;
     try {
       fdatasyncSync(this.walFd);

@@ -119,6 +119,35 @@ test('group commit: 500 enqueues in one turn all resolve, in few transactions, a
   }
 });
 
+test('a removal with no new message to share its sync still resolves (after its own sync); next to an enqueue it shares one', async () => {
+  const dir = tempDir();
+  const store = openQueueStore(dir);
+  const reader = openQueueStore(dir, { readonly: true });
+  const within = <T>(p: Promise<T>, what: string): Promise<T> =>
+    Promise.race([p, sleep(3000).then((): never => assert.fail(`${what} never resolved`))]);
+  try {
+    const [a, b, c] = [message(), message(), message()];
+    await store.enqueue(a);
+    await store.enqueue(b);
+    await within(store.remove(a.id), 'a removal alone');
+    assert.equal(reader.get(a.id), undefined);
+    await within(Promise.all([store.remove(b.id), store.enqueue(c)]), 'a removal next to an enqueue');
+    assert.equal(reader.get(b.id), undefined);
+    assert.deepEqual(reader.get(c.id)?.data, c.data);
+    // Several removals in a row, each alone, while earlier ones may still be syncing.
+    const more = Array.from({ length: 20 }, () => message());
+    await Promise.all(more.map((m) => store.enqueue(m)));
+    await within(Promise.all(more.map(async (m, i) => {
+      await sleep(i * 3);
+      await store.remove(m.id);
+    })), 'staggered removals');
+    assert.equal(store.count(), 1);
+  } finally {
+    reader.close();
+    store.close();
+  }
+});
+
 test('a promise resolves only after its message is readable from a second connection', async () => {
   const dir = tempDir();
   const store = openQueueStore(dir);

@@ -15,6 +15,9 @@ import { DurableWriter } from './durable.js';
 import type { QueuedMessage, QueuedRecipient } from './types.js';
 import { QueueWriteError } from './types.js';
 
+/** How long a delivered message's removal waits to share a sync with a new message. */
+const REMOVAL_SYNC_DELAY_MS = 20;
+
 export interface QueueListEntry {
   readonly id: string;
   readonly size: number;
@@ -190,7 +193,8 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
         continue;
       }
       // Acknowledge only once the write is on stable storage (one fsync for many batches).
-      writer.durable().then(
+      // Removals alone (no new message waiting for its 250) share the next message's sync.
+      (batch.length > 0 ? writer.durable() : writer.durableLazily(REMOVAL_SYNC_DELAY_MS)).then(
         () => {
           for (const p of batch) p.resolve();
           for (const r of gone) r.done();

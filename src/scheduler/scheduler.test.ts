@@ -154,7 +154,7 @@ test('remote and deferred recipients stay queued with their reason; delivered on
   await r.store.enqueue(m);
   const before = Date.now();
   r.sched.submitted(m);
-  await until('the attempt', () => r.store.get(m.id)?.attempts === 1);
+  await until('the attempt and its log lines', () => r.store.get(m.id)?.attempts === 1 && r.log.lines.filter((l) => l.includes(m.id)).length >= 4);
   const q = r.store.get(m.id)!;
   assert.deepEqual(q.recipients.map((x) => [x.address, x.status, x.reason]), [
     ['ok@kit.test', 'done', undefined],

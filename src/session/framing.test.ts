@@ -71,3 +71,41 @@ test('unstuff: dots removed only at line starts; bare LF kept or normalised', ()
   assert.deepEqual(unstuff(Buffer.from('a\nb'), false), { data: Buffer.from('a\nb'), bareLf: true });
   assert.equal(unstuff(Buffer.from('a\n.b'), true).data.toString(), 'a\r\nb');
 });
+
+/** unstuff's byte loop written out plainly, to check its no-copy fast path against. */
+function unstuffReference(raw: string, normalizeLf: boolean): { data: string; bareLf: boolean } {
+  let out = '';
+  let lineStart = true;
+  let bareLf = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    const atStart = lineStart;
+    lineStart = false;
+    if (atStart && c === '.') continue;
+    if (c !== '\n') {
+      out += c;
+    } else if (raw[i - 1] === '\r') {
+      out += '\n';
+      lineStart = true;
+    } else {
+      bareLf = true;
+      out += normalizeLf ? '\r\n' : '\n';
+      lineStart = normalizeLf;
+    }
+  }
+  return { data: out, bareLf };
+}
+
+test('unstuff: a message with nothing to change is returned as is (no copy); random inputs match the plain byte loop', () => {
+  const plain = Buffer.from('Subject: x\r\n\r\nline one. and.\r\nline two\r\n');
+  assert.equal(unstuff(plain, true).data, plain);
+  let seed = 7;
+  const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  for (let k = 0; k < 3000; k++) {
+    const s = Array.from({ length: rand(12) }, () => '.\r\na'[rand(4)]).join('');
+    for (const norm of [true, false]) {
+      const got = unstuff(Buffer.from(s, 'latin1'), norm);
+      assert.deepEqual({ data: got.data.toString('latin1'), bareLf: got.bareLf }, unstuffReference(s, norm), JSON.stringify(s));
+    }
+  }
+});

@@ -111,15 +111,21 @@ export class Input {
   readData(limit: number, bareLf: 'normalize' | 'reject' | 'no'): DataResult | undefined {
     if (this.buf.length === 0) return undefined;
     const chunk = this.buf;
-    const combined = Buffer.concat([this.dataTail, chunk]);
-    const i = combined.indexOf(CRLF_DOT_CRLF);
+    const tailLen = this.dataTail.length;
+    // <CRLF>.<CRLF> is searched in (tail + chunk) without copying the chunk: a match that
+    // starts in the tail (at most 4 bytes) lies within tail + the chunk's first 4 bytes.
+    const bridge = Buffer.concat([this.dataTail, chunk.subarray(0, 4)]);
+    let i = bridge.indexOf(CRLF_DOT_CRLF);
+    if (i < 0 || i >= tailLen) {
+      const j = chunk.indexOf(CRLF_DOT_CRLF);
+      i = j < 0 ? -1 : tailLen + j;
+    }
     if (i < 0) {
       this.keepData(chunk, limit);
       this.buf = Buffer.alloc(0);
-      this.dataTail = combined.subarray(Math.max(0, combined.length - 4));
+      this.dataTail = chunk.length >= 4 ? Buffer.from(chunk.subarray(chunk.length - 4)) : bridge.subarray(Math.max(0, bridge.length - 4));
       return undefined;
     }
-    const tailLen = this.dataTail.length;
     // The message ends after the CRLF that precedes the dot.
     const bodyEndInChunk = i + 2 - tailLen;
     const restStart = i + 5 - tailLen;
@@ -175,6 +181,8 @@ function hasBareLf(b: Buffer): boolean {
  * line end and is written as CRLF.
  */
 export function unstuff(raw: Buffer, normalizeLf: boolean): { data: Buffer; bareLf: boolean } {
+  // Most messages have no dot at a line start and no bare LF: nothing to change, no copy.
+  if (raw[0] !== 46 && raw.indexOf('\n.') < 0 && !hasBareLf(raw)) return { data: raw, bareLf: false };
   const out = Buffer.allocUnsafe(raw.length * (normalizeLf ? 2 : 1));
   let o = 0;
   let bare = false;

@@ -22,6 +22,8 @@ import { formatReply, reply, replyForLog, type Reply } from '../protocol/reply.j
 import { Input } from './framing.js';
 import { CommandStats } from './commands.js';
 import type { MailOptions } from './envelope.js';
+import type { LimitEvent, SessionGuard } from '../listener/guard.js';
+import type { BanEvent } from '../state/bans.js';
 
 export interface SessionDeps {
   readonly log: MailLog;
@@ -35,6 +37,8 @@ export interface SessionDeps {
   readonly tls?: TlsSettings;
   /** SASL backend when smtpd_sasl_auth_enable = yes. */
   readonly auth?: AuthBackend;
+  /** anvil rate limits and ban counting (listener/guard.ts); none in unit tests. */
+  readonly guard?: SessionGuard;
 }
 
 /** What the session knows about its TLS layer once the handshake is done. */
@@ -49,6 +53,8 @@ export interface Transaction extends MailOptions {
   sender: string;
   recipients: SubmittedRecipient[];
   queueId?: string;
+  /** Policy delegation's "instance": one value per transaction. */
+  instance?: string;
   effects: TxnEffects;
   /** BDAT state once the first chunk was accepted or refused. */
   bdat?: { chunks: Buffer[]; size: number; failed: boolean };
@@ -69,6 +75,10 @@ const MAX_QUEUED_REPLIES = 64;
 const MAX_PENDING_INPUT = 1024 * 1024;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Transactions started by this process, for unique policy "instance" values. */
+let transactions = 0;
+const nextInstance = (): string => `${process.pid.toString(16)}.${Date.now().toString(16)}.${(++transactions).toString(16)}`;
 
 /** Limits per Params object (one per service and reload): 10,000 idle sessions share one copy. */
 const limitsCache = new WeakMap<Params, SessionLimits>();
@@ -124,6 +134,8 @@ export abstract class SessionBase {
   /** The client said QUIT or we chose to close: no "lost connection" line. */
   protected quit = false;
   protected closeAfterFlush = false;
+  /** Protocol abuse counts toward a ban once per session. */
+  private protocolCounted = false;
   private out: string[] = [];
   private busy = false;
   private draining = false;
@@ -170,7 +182,10 @@ export abstract class SessionBase {
       client: this.client, serviceName: this.deps.serviceName, params: this.deps.params, helo: this.helo, protocol: this.protocol,
       tls: this.tlsInfo !== undefined, tlsProtocol: this.tlsInfo?.protocol, tlsCipher: this.tlsInfo?.cipher, tlsBits: this.tlsInfo?.bits,
       saslUsername: this.sasl?.user, saslMethod: this.sasl?.method,
-      sender: this.txn?.sender, recipientCount: this.txn?.recipients.length ?? 0, unauthPipelining: this.unauthPipelining, ...extra,
+      sender: this.txn?.sender, recipientCount: this.txn?.recipients.length ?? 0, unauthPipelining: this.unauthPipelining,
+      queueId: this.txn?.queueId, size: this.txn?.size, instance: this.txn ? (this.txn.instance ??= nextInstance()) : undefined,
+      server: { addr: this.socket.localAddress?.replace(/^::ffff:/i, '') ?? '', port: this.socket.localPort ?? 0 },
+      recipients: this.txn?.recipients.map((r) => r.address), ...extra,
     };
   }
 
@@ -250,6 +265,7 @@ export abstract class SessionBase {
     if (this.errors < this.p.hardErrors) return false;
     if (!this.closeAfterFlush) {
       smtpdLog.tooManyErrors(this.deps.log, this.who, this.lastCommand);
+      this.protocolAbuse();
       this.send(reply(421, '4.7.0', `${this.deps.hostname} Error: too many errors`, true));
     }
     return true;
@@ -323,9 +339,36 @@ export abstract class SessionBase {
       return { reply: reply(451, '4.3.5', 'Server configuration problem'), notes: [], effects: {} };
     }
     const env = { from: facts.sender, to: facts.recipient, proto: this.protocol, helo: this.helo };
-    for (const n of d.notes) smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, n.action, cmd, n.text, env);
+    for (const n of d.notes) {
+      if (n.action === 'warning') this.deps.log.warning(this.who.program, n.text);
+      else smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, n.action, cmd, n.text, env);
+    }
     if (d.reply) smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, 'reject', cmd, replyForLog(d.reply), env);
     return d;
+  }
+
+  /** An anvil rate limit for this command: the refusal when the client is over it. */
+  protected async limited(event: LimitEvent): Promise<Reply | undefined> {
+    return this.deps.guard?.limit(event, this.client, this.who.client);
+  }
+
+  /**
+   * A refusal that counts toward a ban (postern_ban_events): relay attempts and unknown
+   * recipients. Returns the reply to send instead when this one banned the client.
+   */
+  protected async countRefusal(r: Reply): Promise<Reply | undefined> {
+    const event = refusalEvent(r);
+    return event ? this.deps.guard?.failure(event, this.client, this.who.client) : undefined;
+  }
+
+  /** Pre-greeting talk, improper pipelining, too many errors: one protocol failure per session. */
+  protected protocolAbuse(): void {
+    const guard = this.deps.guard;
+    if (!guard || this.protocolCounted) return;
+    this.protocolCounted = true;
+    guard.failure('protocol', this.client, this.who.client).catch((err: unknown) => {
+      smtpdLog.internalError(this.deps.log, this.who, `ban counting: ${(err as Error).message}`);
+    });
   }
 
   protected mergeEffects(txn: Transaction | undefined, e: Partial<TxnEffects>): void {
@@ -337,4 +380,12 @@ export abstract class SessionBase {
     if (e.redirect !== undefined) t.redirect = e.redirect;
     if (e.prepend) t.prepend.push(...e.prepend);
   }
+}
+
+/** Which ban counter a RCPT refusal feeds: Postfix's relay and unknown-user replies. */
+export function refusalEvent(r: Reply): BanEvent | undefined {
+  if (r.code < 400) return undefined;
+  if (r.lines.some((l) => l.endsWith(': Relay access denied'))) return 'relay';
+  if (/^[45]\.1\.1$/.test(r.enhanced)) return 'unknown_recipient';
+  return undefined;
 }

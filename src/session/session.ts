@@ -37,10 +37,27 @@ export class Session extends SessionBase {
   /** The reply for the BDAT chunk being skipped, when it is refused. */
   private bdatRefusal?: Reply;
 
-  async start(): Promise<void> {
+  /** `refusal`: the client is over an anvil connection limit; it gets only that 421. */
+  async start(refusal?: { log(): void; reply: Reply }): Promise<void> {
     // Postfix's order: "connect from" first, then (implicit TLS) the handshake and its log line.
     smtpdLog.connect(this.deps.log, this.who);
+    if (refusal && !this.deps.tls?.wrapper) {
+      refusal.log();
+      this.mode = 'command';
+      this.send(refusal.reply);
+      this.flush();
+      return;
+    }
     if (this.deps.tls?.wrapper) {
+      // Over a limit before TLS: nothing can be said in plaintext to a TLS client, so close.
+      const over = refusal ?? ((await this.limited('newtls')) ? { log: () => undefined } : undefined);
+      if (over) {
+        over.log();
+        this.quit = true;
+        this.mode = 'closed';
+        this.socket.destroy();
+        return;
+      }
       this.mode = 'tls';
       const secured = await new Promise<boolean>((resolve) => this.handshake(() => resolve(true), () => resolve(false)));
       if (!secured) return;
@@ -54,6 +71,7 @@ export class Session extends SessionBase {
       // The client talked before our greeting (RFC 5321 §4.3.1 says it must wait).
       this.unauthPipelining = true;
       smtpdLog.improperPipelining(this.deps.log, this.who, 'CONNECT', this.input.peek(100));
+      this.protocolAbuse();
     }
     this.mode = 'command';
     if (d?.reply) {
@@ -136,6 +154,7 @@ export class Session extends SessionBase {
     if (!this.unauthPipelining && (this.protocol !== 'ESMTP' || spec!.last) && this.input.pending > 0 && this.mode === 'command') {
       this.unauthPipelining = true;
       smtpdLog.improperPipelining(this.deps.log, this.who, name, this.input.peek(100));
+      this.protocolAbuse();
     }
     if (spec!.needsHelo && this.p.heloRequired && this.helo === undefined) r = reply(503, '5.5.1', 'Error: send HELO/EHLO first');
     else r = await this.dispatch(name, arg);
@@ -212,6 +231,8 @@ export class Session extends SessionBase {
 
   private async mail(arg: string): Promise<Reply> {
     if (this.txn) return reply(503, '5.5.1', 'Error: nested MAIL command');
+    const limited = await this.limited('message');
+    if (limited) return limited;
     const parsed = parsePath(arg, 'FROM');
     if ('code' in parsed) return parsed;
     const opts = mailOptions(parsed, this.p.sizeLimit);
@@ -233,6 +254,8 @@ export class Session extends SessionBase {
   private async rcpt(arg: string): Promise<Reply> {
     const txn = this.txn;
     if (!txn) return reply(503, '5.5.1', 'Error: need MAIL command');
+    const limited = await this.limited('recipient');
+    if (limited) return limited;
     const parsed = parsePath(arg, 'TO');
     if ('code' in parsed) return parsed;
     if (parsed.address === '') return reply(501, '5.1.3', 'Bad recipient address syntax');
@@ -240,7 +263,7 @@ export class Session extends SessionBase {
     const rcpt = recipient(parsed, txn.smtputf8);
     if ('code' in rcpt) return rcpt;
     const d = await this.safePolicy('rcpt', this.facts({ recipient: parsed.address }), 'RCPT');
-    if (d?.reply) return d.reply;
+    if (d?.reply) return (await this.countRefusal(d.reply)) ?? d.reply;
     if (d) this.mergeEffects(txn, d.effects);
     if (!txn.queueId) {
       txn.queueId = this.deps.cleanup.newQueueId();
@@ -412,6 +435,8 @@ export class Session extends SessionBase {
     if (!this.deps.auth || (!this.tlsInfo && this.deps.params.bool('smtpd_tls_auth_only'))) return reply(503, '5.5.1', 'Error: authentication not enabled');
     if (this.sasl) return reply(503, '5.5.1', 'Error: already authenticated');
     if (this.txn) return reply(503, '5.5.1', 'Error: MAIL transaction in progress');
+    const limited = await this.limited('auth');
+    if (limited) return limited;
     const [mechRaw, initial, extra] = arg.trim().split(/\s+/);
     if (!mechRaw || extra !== undefined) return reply(501, '5.5.4', 'Syntax: AUTH mechanism');
     const mech = mechRaw.toUpperCase();
@@ -452,6 +477,11 @@ export class Session extends SessionBase {
       return;
     }
     smtpdLog.saslFailed(this.deps.log, this.who, mech, result.reason, step.user);
+    const banned = await this.deps.guard?.authFailure(this.client, this.who.client, step.user, step.password);
+    if (banned) {
+      this.send(banned);
+      return;
+    }
     const delay = this.deps.params.timeMs('postern_auth_failure_delay');
     if (delay > 0) {
       this.flush();
@@ -461,11 +491,13 @@ export class Session extends SessionBase {
   }
 
   /** STARTTLS (RFC 3207): reply, drop everything pipelined after it, handshake, forget the session. */
-  private starttls(arg: string): Reply | undefined {
+  private async starttls(arg: string): Promise<Reply | undefined> {
     const tls = this.deps.tls;
     if (!tls || tls.wrapper) return reply(502, '5.5.1', 'Error: command not implemented');
     if (this.tlsInfo) return reply(554, '5.5.1', 'Error: TLS already active');
     if (arg.trim()) return reply(501, '5.5.4', 'Syntax: STARTTLS');
+    const limited = await this.limited('newtls');
+    if (limited) return limited;
     this.stats.count('STARTTLS', true);
     this.send(reply(220, '2.0.0', 'Ready to start TLS'));
     this.flush();

@@ -2,7 +2,8 @@
  * Opens lookup tables by their Postfix spec ("hash:/etc/postfix/access", "regexp:/…",
  * "inline:{ a=b }", "static:OK") and caches one instance per spec. Relative paths are
  * resolved against the config directory. `proxy:` is accepted and stripped (Postfix's
- * proxymap is a process detail). SQL, LDAP and socket tables are refused for now.
+ * proxymap is a process detail). SQL tables (mysql:, pgsql:, sqlite:) are parsed here and
+ * connect at their first lookup (tables/sql/). LDAP and socket tables are refused for now.
  */
 
 import { isAbsolute, resolve } from 'node:path';
@@ -12,11 +13,13 @@ import { HashTable, InlineTable, StaticTable, PasswdTable } from './exact.js';
 import { PatternTable } from './pattern.js';
 import { CidrTable } from './cidr.js';
 import { AliasTable } from './aliases.js';
+import { openSqlTable, SQL_TYPES } from './sql/open-sql.js';
+import type { Dialect } from './sql/sql-text.js';
 
 const FILE_TYPES = new Set(['hash', 'btree', 'lmdb', 'dbm', 'sdbm', 'cdb', 'texthash']);
 /** Types postalias(1) builds from an aliases(5) file: in alias_maps these are read in that syntax. */
 const ALIAS_FILE_TYPES = new Set(['hash', 'btree', 'lmdb', 'dbm', 'sdbm', 'cdb']);
-const LATER_TYPES = new Set(['mysql', 'pgsql', 'sqlite', 'ldap', 'memcache', 'tcp', 'socketmap', 'nis', 'nisplus', 'netinfo', 'pipemap', 'randmap', 'unionmap', 'environ', 'fail', 'internal']);
+const LATER_TYPES = new Set(['ldap', 'memcache', 'tcp', 'socketmap', 'nis', 'nisplus', 'netinfo', 'pipemap', 'randmap', 'unionmap', 'environ', 'fail', 'internal']);
 
 /** "proxy:hash:/etc/aliases" → { type: "hash", name: "/etc/aliases" }; throws for a non-table. */
 export function splitSpec(spec: string): { type: string; name: string } {
@@ -38,6 +41,8 @@ export function isAliasFileType(spec: string): boolean {
 
 export class TableRegistry {
   private readonly cache = new Map<string, LookupTable>();
+  /** Specs being opened right now: a table whose `domain` names itself would recurse. */
+  private readonly opening = new Set<string>();
   private readonly baseDir: string;
   private readonly now: (() => number) | undefined;
 
@@ -50,7 +55,14 @@ export class TableRegistry {
   open(spec: string): LookupTable {
     const cached = this.cache.get(spec);
     if (cached) return cached;
-    const table = this.create(spec);
+    if (this.opening.has(spec)) throw new TableError(`table "${spec}" refers to itself`);
+    this.opening.add(spec);
+    let table: LookupTable;
+    try {
+      table = this.create(spec);
+    } finally {
+      this.opening.delete(spec);
+    }
     this.cache.set(spec, table);
     return table;
   }
@@ -79,6 +91,7 @@ export class TableRegistry {
   private create(spec: string): LookupTable {
     const { type, name } = splitSpec(spec);
     if (FILE_TYPES.has(type)) return new HashTable(spec, this.path(name), this.now);
+    if (SQL_TYPES.has(type)) return openSqlTable(type as Dialect, spec, this.path(name), { open: (s2) => this.open(s2), path: (p) => this.path(p) });
     switch (type) {
       case 'regexp':
         return new PatternTable(spec, this.path(name), false, this.now);
@@ -98,8 +111,10 @@ export class TableRegistry {
     throw new TableError(`unsupported table type '${type}' in '${spec}'`);
   }
 
-  closeAll(): void {
-    for (const t of this.cache.values()) t.close?.();
+  /** Close every table (SQL tables end their connections); resolves when all are closed. */
+  async closeAll(): Promise<void> {
+    const tables = [...this.cache.values()];
     this.cache.clear();
+    await Promise.allSettled(tables.map(async (t) => t.close?.()));
   }
 }

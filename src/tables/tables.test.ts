@@ -169,7 +169,8 @@ test('cidr: a network with host bits set is skipped with Postfix\'s warning, as 
 });
 
 test('unsupported and missing tables fail with precise messages', () => {
-  assert.throws(() => new TableRegistry().open('mysql:/etc/postfix/x.cf'), /table type mysql is not supported yet in Postern/);
+  assert.throws(() => new TableRegistry().open('ldap:/etc/postfix/x.cf'), /table type ldap is not supported yet in Postern/);
+  assert.throws(() => new TableRegistry().open('mysql:/etc/postfix/no-such.cf'), /cannot read the mysql table configuration \/etc\/postfix\/no-such.cf: ENOENT/);
   assert.throws(() => new TableRegistry().open('frob:/x'), /unsupported table type 'frob'/);
   assert.throws(() => new TableRegistry().open(`hash:${join(dir, 'missing')}`), /does not exist/);
   assert.throws(() => new TableRegistry().open('nocolon'), /is not a table/);

@@ -7,7 +7,7 @@
  */
 
 export type TableKind =
-  /** Exact-key tables: hash, btree, lmdb, texthash, inline, static. */
+  /** Exact-key tables: hash, btree, lmdb, texthash, inline, static, mysql, pgsql, sqlite. */
   | 'exact'
   /** Pattern tables matched against the whole input: regexp, pcre. */
   | 'pattern'
@@ -18,11 +18,15 @@ export interface LookupTable {
   /** "hash:/etc/postfix/sender_access" — as written in the config. */
   readonly spec: string;
   readonly kind: TableKind;
-  /** The value for `key`, or undefined when there is no match. Never throws for a miss. */
+  /**
+   * The value for `key`, or undefined when there is no match. Never throws for a miss;
+   * REJECTS when the table cannot answer (database down, timeout), so callers tempfail.
+   */
   lookup(key: string): Promise<string | undefined>;
   /** Source lines the table skipped (postmap/postalias warnings), for `postern check`. */
   warnings?(): string[];
-  close?(): void;
+  /** Release files or connections (SQL tables end their pools). */
+  close?(): void | Promise<void>;
 }
 
 /** Thrown when a table spec cannot be opened (unknown type, missing file, bad pattern line). */

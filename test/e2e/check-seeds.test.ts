@@ -44,8 +44,10 @@ test('seed 004: each master.cf line that lost its indentation is an error at tha
     assert.ok(r.out.includes(`postern: ${m}:${line}: error: this line looks like a continuation of the service on line ${of} whose leading white space was lost (pasted from a web page?); indent it with spaces or a tab`), `line ${line}:\n${r.out}`);
   }
   assert.ok(r.out.includes(`${join(r.dir, 'main.cf')}:5: info: biff: accepted, no effect in Postern: Postern has no comsat/biff notification`));
-  assert.ok(r.out.includes(`${join(r.dir, 'main.cf')}:118: error: virtual_mailbox_maps: table type mysql is not supported yet in Postern`));
-  assert.match(r.out, /main\.cf:87: warning: smtpd_recipient_restrictions: restriction check_policy_service is not supported yet in Postern \(planned: policy delegation/);
+  // The seed's PostfixAdmin/ViMbAdmin query files are not published with it: named at the main.cf line.
+  assert.ok(r.out.includes(`${join(r.dir, 'main.cf')}:118: error: virtual_mailbox_maps: cannot read the mysql table configuration /etc/postfix/vimb/virtual_mailbox_maps.cf: ENOENT`), r.out);
+  // check_policy_service (postgrey) is implemented: no "not supported yet" for it.
+  assert.doesNotMatch(r.out, /check_policy_service|reject_unknown_(sender|recipient)_domain/);
   assert.match(r.out, /main\.cf:80: warning: smtpd_helo_restrictions: "warn_if_reject reject_non_fqdn_hostname" only LOGS what reject_non_fqdn_hostname would reject; it is not enforced/);
   // Line 108, "mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128": every form is one Postfix accepts.
   assert.doesNotMatch(r.out, /main\.cf:108:/, r.out);
@@ -72,13 +74,38 @@ test('mynetworks and cidr tables: host bits as Postfix reports them, with file a
   assert.match(r.stdout, /^postern: 1 error, 2 warnings$/m);
 });
 
-test('seed 000 and 001: DNS-based restrictions are named as not supported yet; the configs are otherwise clean', async () => {
+test('seed 000 and 001: their DNS-based restrictions are supported; the configs check clean', async () => {
   const r0 = await check('000-multidomain-fail2ban');
   assert.equal(r0.code, 0, r0.out);
-  assert.match(r0.out, /main\.cf:3: warning: smtpd_client_restrictions: restriction reject_rbl_client is not supported yet in Postern \(planned: DNS blacklists\); it is skipped/);
+  assert.match(r0.out, /^postern: 0 errors, 0 warnings$/m);
+  assert.doesNotMatch(r0.out, /not supported yet/);
   const r1 = await check('001-relay-tarpit-helo');
   assert.equal(r1.code, 0, r1.out);
-  assert.match(r1.out, /warning: smtpd_helo_restrictions: restriction reject_unknown_hostname is not supported yet/);
+  assert.match(r1.out, /^postern: 0 errors, 0 warnings$/m);
+});
+
+test('seed 003: a DNS list known to answer several codes, used without a reply filter, gets an info line', async () => {
+  const r = await check('003-s25r-rbl-checks');
+  assert.match(r.out, /main\.cf:2: info: smtpd_client_restrictions: "reject_rbl_client all\.rbl\.jp" has no reply filter, so every answer rejects: all\.rbl\.jp answers several codes/);
+  assert.doesNotMatch(r.out, /reject_rbl_client.*not supported yet/);
+});
+
+test('bad DNS list arguments and policy endpoints are errors with file and line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-check-dns-'));
+  writeFileSync(join(dir, 'main.cf'), [
+    'myhostname = mx.test',
+    'smtpd_client_restrictions = reject_rbl_client zen.example=127.0.0.[9..2], reject_rhsbl_sender dbl.example=127.0.1',
+    'smtpd_recipient_restrictions = check_policy_service 127.0.0.1:10023, reject_unauth_destination',
+    'postern_rbl_tempfail_action = maybe',
+  ].join('\n'));
+  writeFileSync(join(dir, 'master.cf'), '127.0.0.1:2525 inet n - n - - smtpd\n');
+  const r = await run(process.execPath, [BIN, '-c', dir, 'check']);
+  const f = join(dir, 'main.cf');
+  assert.equal(r.code, 1);
+  assert.ok(r.stdout.includes(`${f}:2: error: smtpd_client_restrictions: reject_rbl_client: bad reply filter "=127.0.0.[9..2]" in "zen.example=127.0.0.[9..2]"`), r.stdout);
+  assert.ok(r.stdout.includes(`${f}:2: error: smtpd_client_restrictions: reject_rhsbl_sender: bad reply filter "=127.0.1"`), r.stdout);
+  assert.ok(r.stdout.includes(`${f}:3: error: smtpd_recipient_restrictions: policy service "127.0.0.1:10023": use inet:host:port or unix:/path`), r.stdout);
+  assert.ok(r.stdout.includes(`${f}:4: error: postern_rbl_tempfail_action: "maybe" is not dunno, defer or defer_if_permit`), r.stdout);
 });
 
 test('seed 002: planned TLS/SASL parameters warn, and a missing access table is an error naming the file', async () => {

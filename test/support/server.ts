@@ -57,6 +57,9 @@ export function baseMainCf(dir: string, overrides: Record<string, string> = {}, 
     data_directory: join(dir, 'lib'),
     maillog_file: join(dir, 'maillog'),
     smtpd_peername_lookup: dnsPort ? 'yes' : 'no',
+    // Tests drive many refusals from loopback on purpose: the auto-ban (on by default) would
+    // end them. Ban tests set postern_ban_exceptions themselves.
+    postern_ban_exceptions: '127.0.0.0/8, [::1]/128',
     // Never the system resolver (not on loopback here): the test's DNS server, or none.
     ...(dnsPort ? { dns_servers: `127.0.0.1:${dnsPort}` } : { postern_dns_lookups: 'no' }),
     ...overrides,

@@ -33,9 +33,10 @@ export class SmtpDialog {
     socket.on('error', () => undefined);
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<SmtpDialog> {
+  /** `localAddress`: the client's own address (any 127.0.0.0/8 address works on Linux loopback). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<SmtpDialog> {
     return new Promise((resolve, reject) => {
-      const s = connect({ port, host }, () => resolve(new SmtpDialog(s)));
+      const s = connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () => resolve(new SmtpDialog(s)));
       s.once('error', reject);
     });
   }

@@ -14,10 +14,6 @@ export const futureParams = declare([
   ...planned('outbound SMTP delivery', [
     ['relay_recipient_maps', ''],
   ]),
-  ...planned('rate limits (anvil)', [
-    ['anvil_rate_time_unit', '60s'], ['smtpd_client_connection_count_limit', '50'], ['smtpd_client_connection_rate_limit', '0'],
-    ['smtpd_client_message_rate_limit', '0'], ['smtpd_client_recipient_rate_limit', '0'],
-  ]),
   ...planned('content filters and milters', [['smtpd_milters', ''], ['non_smtpd_milters', ''], ['milter_default_action', 'tempfail']]),
   ...planned('delivery through a mailbox command', [['mailbox_command', '']]),
 ]);

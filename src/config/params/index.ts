@@ -17,6 +17,8 @@ import { routingParams } from './routing.js';
 import { dsnParams } from './dsn.js';
 import { commandParams } from './commands.js';
 import { smtpClientParams } from './smtp-client.js';
+import { abuseParams } from './abuse.js';
+import { dnsblParams } from './dnsbl.js';
 import { contentParams } from './content.js';
 import { authParams } from './auth.js';
 
@@ -26,6 +28,8 @@ export const allParams: readonly ParamDecl[] = [
   ...dsnParams,
   ...commandParams,
   ...smtpClientParams,
+  ...abuseParams,
+  ...dnsblParams,
   ...contentParams,
   ...authParams,
 ];
