@@ -154,7 +154,6 @@ test('every charset and encoding: the Japanese rules reject; the Japanese ham is
 
 test('actions end to end: HOLD, DISCARD, REDIRECT, BCC, PREPEND, REPLACE, IGNORE, WARN and a body REPLACE', async () => {
   const m = (subject: string, extra = '', body = 'hello\r\n'): Buffer => Buffer.from(`From: a@example.org\r\nTo: bob@example.test\r\nSubject: ${subject}\r\n${extra}\r\n${body}`);
-  const before = maildirMessages(join(mail, 'example.test', 'bob')).length;
   const replies = await sendAll(port, [
     { from: 'a@example.org', to: 'bob@example.test', data: m('hold me') },
     { from: 'a@example.org', to: 'bob@example.test', data: m('discard me') },
@@ -164,12 +163,17 @@ test('actions end to end: HOLD, DISCARD, REDIRECT, BCC, PREPEND, REPLACE, IGNORE
     { from: 'a@example.org', to: 'bob@example.test', data: m('warn me') },
   ]);
   assert.deepEqual(replies.map((r) => r.code), [250, 250, 250, 250, 250, 250]);
-  const bob = await waitForMaildir('bob', before + 3); // bcc me, tag me, warn me
-  const carol = await waitForMaildir('carol', 2); // redirect me, bcc me
   const subjects = (box: { text: string }[]): string[] => box.map((x) => /^Subject: (.*)$/m.exec(x.text)![1]!).sort();
+  const actionSubjects = ['hold me', 'discard me', 'redirect me', 'bcc me', 'tag me', 'warn me'];
+  const carol = await waitForMaildir('carol', 2); // redirect me, bcc me
+  const deadline = Date.now() + 15_000;
+  let bob = maildirMessages(join(mail, 'example.test', 'bob'));
+  while (subjects(bob).filter((x) => actionSubjects.includes(x)).length < 3 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    bob = maildirMessages(join(mail, 'example.test', 'bob'));
+  }
   assert.deepEqual(subjects(carol), ['bcc me', 'redirect me']);
-  const newBob = subjects(bob.slice(before));
-  assert.deepEqual(newBob, ['bcc me', 'tag me', 'warn me']);
+  assert.deepEqual(subjects(bob).filter((x) => actionSubjects.includes(x)), ['bcc me', 'tag me', 'warn me']);
   const tagged = bob.find((x) => x.text.includes('Subject: tag me'))!.text;
   assert.match(tagged, /\nX-Tagged: yes\nSubject: tag me\nX-New: replaced\n\nline\nsecret: \[removed\]\n$/);
   assert.doesNotMatch(tagged, /X-Drop|X-Old/);
@@ -178,7 +182,6 @@ test('actions end to end: HOLD, DISCARD, REDIRECT, BCC, PREPEND, REPLACE, IGNORE
   assert.match(log, /: discard: header Subject: discard me from unknown\[127\.0\.0\.1\]; .*helo=<client\.example\.org>$/m);
   assert.match(log, /: redirect: header Subject: redirect me from .*: carol@example\.test$/m);
   assert.match(log, /: warning: header Subject: warn me from .*: suspicious subject$/m);
-  assert.ok(!subjects(bob).includes('hold me') && !subjects(bob).includes('discard me'));
 });
 
 test('swaks: a header rule rejects at the end of DATA and swaks sees the reply', async () => {
