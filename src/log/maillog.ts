@@ -5,15 +5,13 @@
  *   "Nov 22 08:07:31 mx postfix/smtpd[646]: 3D3072281D5: client=localhost[127.0.0.1]"
  *
  * Lines go to `maillog_file` (appended) or to stdout when it is empty or "/dev/stdout".
- * Writes are buffered and flushed every FLUSH_DELAY_MS (one write(2) for many lines under
- * load, as syslog batches too); `flush()` is called on shutdown and after a fatal line.
+ * Lines logged during one turn of the event loop are written together when it ends
+ * (setImmediate: one write(2) for many lines under load, no delay a reader would notice);
+ * `flush()` is called on shutdown and after a fatal line.
  * Event-specific wording lives in log/*-events.ts, one function per event.
  */
 
 import { openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
-
-/** How long lines wait to be written together. */
-const FLUSH_DELAY_MS = 10;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -71,7 +69,7 @@ export class MailLog {
     if (this.echo) process.stderr.write(text);
     if (!this.scheduled) {
       this.scheduled = true;
-      setTimeout(() => this.flush(), FLUSH_DELAY_MS);
+      setImmediate(() => this.flush());
     }
   }
 
