@@ -132,7 +132,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
     const notify = createNotifier({ store, log, params: main, submitted: (m) => scheduler.submitted(m) });
     const commandsAndFiles = createLocalAgent({ log, params: main });
     scheduler = createScheduler({ store, resolver, agents: { maildir, command: commandsAndFiles, file: commandsAndFiles }, transports, notify, log, params: main });
-    const cleanup = createCleanup({ store, log, params: main, scheduler });
+    const cleanup = createCleanup({ store, log, params: main, scheduler, tables, dns, configDir: dir });
     const bans = new Bans(state.resilient, banSettings(main));
     const listeners = await startListeners(cfg, { tables, resolver, dns, log, cleanup, bans });
     running = { cfg, tables, listeners, bans };
@@ -243,7 +243,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
     }
     const tables = new TableRegistry({ baseDir: d });
     const resolver = createResolver(next.main, { tables, transportCommand: (t) => createTransports(next, {}).service(t)?.command });
-    const cleanup = createCleanup({ store, log: l, params: next.main, scheduler });
+    const cleanup = createCleanup({ store, log: l, params: next.main, scheduler, tables, dns: dnsFromParams(next.main), configDir: d });
     const bans = new Bans(state.resilient, banSettings(next.main));
     await Promise.allSettled(old.listeners.map((x) => x.stopAccepting()));
     try {

@@ -32,6 +32,8 @@ commands:
                   the built-in auto-ban: status like fail2ban-client, ban and unban at once
   greylist [clear]
                   built-in greylisting: triplets pending and passed, auto-whitelisted clients
+  dkim keygen DOMAIN [--selector S] [--type rsa|ed25519] [--key-dir DIR]
+                  make a DKIM signing key; prints the DNS record to publish
   version         print the version
 `;
 
@@ -64,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, time: { type: 'string' }, dns: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, time: { type: 'string' }, dns: { type: 'boolean' }, selector: { type: 'string' }, type: { type: 'string' }, 'key-dir': { type: 'string' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
     });
   } catch (err) {
@@ -114,6 +116,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'greylist': {
       const { runGreylistCommand } = await import('./greylist.js');
       return runGreylistCommand(dir, positionals.slice(1));
+    }
+    case 'dkim': {
+      const { runDkimCommand } = await import('./dkim.js');
+      return runDkimCommand(dir, positionals.slice(1), { selector: values.selector, type: values.type, keyDir: values['key-dir'] });
     }
     case 'version':
       process.stdout.write(`postern ${packageVersion()}\n`);

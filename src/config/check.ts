@@ -9,9 +9,10 @@ import type { Diagnostic, LoadedConfig, Params } from './types.js';
 import { ConfigError } from './types.js';
 import { validatePolicyConfig } from '../policy/validate.js';
 import { parseCidr } from '../policy/networks.js';
-import { TableRegistry, isAliasFileType } from '../tables/open.js';
-import { TableError } from '../tables/types.js';
+import { TableRegistry, isAliasFileType, splitSpec } from '../tables/open.js';
+import { TableError, type LookupTable } from '../tables/types.js';
 import { SqlTable } from '../tables/sql/base.js';
+import { PatternTable } from '../tables/pattern.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { tlsSettings } from '../listener/tls.js';
@@ -68,7 +69,11 @@ function dangerous(cfg: LoadedConfig): Diagnostic[] {
 
 /** Parameters whose values are (or may contain) lookup tables, checked by opening them. */
 const TABLE_PARAMS = ['alias_maps', 'local_recipient_maps', 'virtual_alias_maps', 'virtual_mailbox_maps', 'virtual_uid_maps', 'virtual_gid_maps',
-  'mydestination', 'relay_domains', 'virtual_mailbox_domains', 'virtual_alias_domains'];
+  'mydestination', 'relay_domains', 'virtual_mailbox_domains', 'virtual_alias_domains',
+  'header_checks', 'mime_header_checks', 'nested_header_checks', 'body_checks'];
+
+/** Header-check parameters: their pattern tables are linted for rules that can never match a header. */
+const HEADER_CHECK_PARAMS = new Set(['header_checks', 'mime_header_checks', 'nested_header_checks']);
 
 /** Keys of a texthash: source that end in ":" (an aliases file given the wrong type). */
 function aliasSyntaxKeys(spec: string, dir: string): string[] {
@@ -78,6 +83,13 @@ function aliasSyntaxKeys(spec: string, dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** Rules of a header-check pattern table that can never match a header (seed 003's "/~From:/"), with file and line. */
+function headerRuleProblems(param: string, spec: string, table: LookupTable, dir: string): Diagnostic[] {
+  if (!(table instanceof PatternTable)) return [];
+  const file = resolvePath(dir, splitSpec(spec).name);
+  return table.lint().map((l) => ({ severity: 'warning' as const, file, line: l.line, message: `${param}: ${l.message}` }));
 }
 
 /** Where a table error belongs: the table's own file and line when it has one (SQL query files), else main.cf. */
@@ -108,6 +120,7 @@ function tableProblems(cfg: LoadedConfig): Diagnostic[] {
         for (const w of sqlWarnings) out.push({ ...w, message: `${name} (${at.file}:${at.line}): ${w.message}` });
         // Lines the table's syntax cannot use are skipped at run time: show each with its line.
         for (const w of table.warnings?.() ?? []) out.push({ severity: 'warning', ...at, message: `${name}: ${item}: ${w}` });
+        if (HEADER_CHECK_PARAMS.has(name)) out.push(...headerRuleProblems(name, item, table, cfg.dir));
         if (name === 'alias_maps' && /^(proxy:)*texthash:/i.test(item)) {
           const aliasLike = (table.warnings?.() ?? []).length > 0 || aliasSyntaxKeys(item, cfg.dir).length > 0;
           if (aliasLike) out.push({ severity: 'warning', ...at, message: `${name}: ${item} looks like an aliases(5) file ("name: value"), but texthash: reads postmap(1) "key value" lines as Postfix does; use hash:${item.replace(/^(proxy:)*texthash:/i, '')} for an aliases file` });

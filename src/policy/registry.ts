@@ -17,6 +17,7 @@ import { dnsblRestrictions } from './checks/dnsbl.js';
 import { unknownRestrictions } from './checks/unknown.js';
 import { serverAccessRestrictions } from './checks/server-access.js';
 import { policyServiceRestrictions } from './checks/policy-service.js';
+import { spfRestrictions } from './checks/spf.js';
 
 export const registry: ReadonlyMap<string, RestrictionDef> = new Map(Object.entries({
   ...basicRestrictions,
@@ -29,6 +30,7 @@ export const registry: ReadonlyMap<string, RestrictionDef> = new Map(Object.entr
   ...unknownRestrictions,
   ...serverAccessRestrictions,
   ...policyServiceRestrictions,
+  ...spfRestrictions,
 }));
 
 /** Handled by the engine itself: it changes how the next restriction's verdict is used. */

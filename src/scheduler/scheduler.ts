@@ -16,6 +16,7 @@ import type { Params } from '../config/types.js';
 import { nextRetryDelay } from './backoff.js';
 import { checkHops } from '../dsn/index.js';
 import { createTransportDispatcher, type Transports, type TransportTarget, type TargetResult } from './transports.js';
+import { splitTransport } from '../resolve/transport.js';
 import type { TransportOutcome } from '../delivery/types.js';
 
 export interface Scheduler {
@@ -116,6 +117,18 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     }
   }
 
+  /**
+   * content_filter / FILTER (set by cleanup): every recipient goes, unexpanded, to the
+   * filter's transport and next hop; the filter re-injects the message, which then arrives
+   * without a filter (the re-injection listener sets content_filter empty) and is delivered
+   * normally. An empty next hop is the recipient's domain, as in Postfix.
+   */
+  function filterTarget(filter: string, address: string): DeliveryTarget {
+    const f = splitTransport(filter);
+    const nexthop = f.nexthop || address.slice(address.lastIndexOf('@') + 1);
+    return { kind: 'transport', transport: f.transport, nexthop, recipient: address, originalRecipient: address };
+  }
+
   async function deliverMessage(msg: QueuedMessage): Promise<void> {
     const started = Date.now();
     const flush = flushing;
@@ -136,6 +149,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       try {
         targets = looping
           ? [{ kind: 'bounce', recipient: r.address, originalRecipient: r.address, dsn: looping.dsn, text: looping.text }]
+          : msg.filter ? [filterTarget(msg.filter, r.address)]
           : await resolver.expand(r.address, { sender: msg.sender });
       } catch (err) {
         targets = [{ kind: 'defer', recipient: r.address, originalRecipient: r.address, dsn: '4.3.0', text: `address resolution failed: ${(err as Error).message}` }];

@@ -58,6 +58,7 @@ function answer(zones: Zones, q: packet.Question): { rcode: number; answers: pac
   if (fault(zones, name) === 'servfail') return { rcode: 2, answers: [] };
   const z = zones[name];
   if (!z) return { rcode: 3, answers: [] };
+  if (z.servfail) return { rcode: 2, answers: [] };
   const ttl = z.ttl ?? 300;
   const out: packet.Answer[] = [];
   switch (q.type) {
@@ -71,7 +72,8 @@ function answer(zones: Zones, q: packet.Question): { rcode: number; answers: pac
       for (const m of z.MX ?? []) out.push({ type: 'MX', name: q.name, ttl, data: { preference: m.priority, exchange: m.exchange } });
       break;
     case 'TXT':
-      for (const t of z.TXT ?? []) out.push({ type: 'TXT', name: q.name, ttl, data: t });
+      // A TXT string is at most 255 bytes: longer texts (DKIM keys) go out as several strings.
+      for (const t of z.TXT ?? []) out.push({ type: 'TXT', name: q.name, ttl, data: t.match(/[^]{1,255}/g) ?? [''] });
       break;
     case 'PTR':
       for (const p of z.PTR ?? []) out.push({ type: 'PTR', name: q.name, ttl, data: p });

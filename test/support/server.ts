@@ -171,7 +171,7 @@ function readdirSorted(d: string): string[] {
  * Run an external program (checked against test/debian-packages.txt), collecting output;
  * resolves with the exit code (bounded by timeoutMs).
  */
-export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function run(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const path = cmd === process.execPath ? cmd : program(cmd); // node itself is not a Debian package
   return new Promise((resolve) => {
     const p = spawn(path, args, { env: { ...process.env, ...opts.env } });

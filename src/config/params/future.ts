@@ -14,7 +14,6 @@ export const futureParams = declare([
   ...planned('outbound SMTP delivery', [
     ['relay_recipient_maps', ''],
   ]),
-  ...planned('header and body checks', [['header_checks', ''], ['body_checks', ''], ['mime_header_checks', '$header_checks'], ['nested_header_checks', '$header_checks']]),
-  ...planned('content filters and milters', [['content_filter', ''], ['smtpd_milters', ''], ['non_smtpd_milters', ''], ['milter_default_action', 'tempfail']]),
+  ...planned('content filters and milters', [['smtpd_milters', ''], ['non_smtpd_milters', ''], ['milter_default_action', 'tempfail']]),
   ...planned('delivery through a mailbox command', [['mailbox_command', '']]),
 ]);

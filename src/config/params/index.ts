@@ -19,6 +19,8 @@ import { commandParams } from './commands.js';
 import { smtpClientParams } from './smtp-client.js';
 import { abuseParams } from './abuse.js';
 import { dnsblParams } from './dnsbl.js';
+import { contentParams } from './content.js';
+import { authParams } from './auth.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
@@ -28,6 +30,8 @@ export const allParams: readonly ParamDecl[] = [
   ...smtpClientParams,
   ...abuseParams,
   ...dnsblParams,
+  ...contentParams,
+  ...authParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {

@@ -25,5 +25,4 @@ export const noeffectParams = declare([
   none('max_idle', '100s', 'Postern has no idle worker processes to retire'),
   none('smtpd_tls_session_cache_timeout', '3600s', 'TLS session tickets are handled by Node; no external session cache'),
   none('enable_original_recipient', 'yes', 'Postern always keeps the original recipient (X-Original-To, orig_to=)'),
-  none('receive_override_options', '', 'used for content-filter re-injection listeners; Postern applies checks once per message'),
 ]);

@@ -1,7 +1,8 @@
 /**
  * Relay control and recipient existence (smtpd_check.c): permit_auth_destination,
  * reject_unauth_destination, defer_unauth_destination, reject_unlisted_recipient (alias
- * check_recipient_maps), reject_unlisted_sender. The address class comes from resolve/;
+ * check_recipient_maps; off with receive_override_options = no_unknown_recipient_checks),
+ * reject_unlisted_sender. The address class comes from resolve/;
  * sender-specified routing is refused here as well, whatever resolve/ says.
  */
 
@@ -10,6 +11,7 @@ import { CLASS, DUNNO, PERMIT, asVerdict, lookupFailure, refusalReply } from '..
 import type { Verdict } from '../types.js';
 import { reply } from '../../protocol/reply.js';
 import { isRouted } from './routing.js';
+import { receiveOverride } from '../../config/receive-override.js';
 
 /** Postfix's permit_auth_destination(): final or relay_domains, and not sender-routed. */
 export async function authorizedDestination(c: Call, rcpt: string): Promise<boolean> {
@@ -39,6 +41,8 @@ function unauthDestination(kind: 'reject' | 'defer'): RestrictionDef {
 export async function unlistedRecipient(c: Call): Promise<Verdict> {
   const rcpt = c.facts.recipient;
   if (!rcpt || !c.ctx.firstMapCheck('recipient')) return DUNNO;
+  // A content filter's re-injection listener: the recipients were checked on the way in.
+  if (receiveOverride(c.ctx.params, 'no_unknown_recipient_checks')) return DUNNO;
   try {
     const r = await c.ctx.resolver.checkRecipient(rcpt);
     return r.known === true ? DUNNO : asVerdict(r.reply);
