@@ -4,7 +4,7 @@
  * delay from another address of the same /24 with a VERP-numbered sender, another network,
  * auto-whitelisting after one pass. Postern is driven over SMTP (check_greylist); postgrey
  * is asked with the Postfix policy delegation protocol, exactly what Postfix sends it.
- * XXX: when check_policy_service lands, the postgrey side should go through Postern too.
+ * Postern driving postgrey itself through check_policy_service is test/e2e/policy-service.test.ts.
  */
 
 import { test, before, after } from 'node:test';
