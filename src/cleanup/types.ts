@@ -6,6 +6,7 @@
 
 import type { Reply } from '../protocol/reply.js';
 import type { SessionFacts, TxnEffects } from '../policy/types.js';
+import type { MilterSession } from '../milter/conversation.js';
 
 export interface SubmittedRecipient {
   readonly address: string;
@@ -28,6 +29,8 @@ export interface Submission {
   readonly effects: TxnEffects;
   /** "name[addr]" for logs. */
   readonly clientLabel: string;
+  /** The session's milter conversation: cleanup runs its end-of-message part. */
+  readonly milters?: MilterSession;
 }
 
 export interface Cleanup {

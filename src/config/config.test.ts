@@ -41,6 +41,7 @@ test('master.cf: columns, -o forms, host:port services, unindented continuations
     'submission inet n       -       y       -       20      smtpd',
     '  -o syslog_name=postfix/submission',
     '  -o { smtpd_client_restrictions = permit_sasl_authenticated, reject }',
+    '  -o { smtpd_milters = { inet:127.0.0.1:8891, default_action=accept }, unix:/run/m.sock }',
     '127.0.0.1:10025 inet n - n - - smtpd',
     '-o content_filter=',
     'dovecot unix - n n - - pipe',
@@ -51,9 +52,10 @@ test('master.cf: columns, -o forms, host:port services, unindented continuations
   assert.equal(r.entries[1]!.maxproc, '20');
   assert.equal(r.entries[1]!.overrides.get('syslog_name')?.value, 'postfix/submission');
   assert.equal(r.entries[1]!.overrides.get('smtpd_client_restrictions')?.value, 'permit_sasl_authenticated, reject');
+  assert.equal(r.entries[1]!.overrides.get('smtpd_milters')?.value, '{ inet:127.0.0.1:8891, default_action=accept }, unix:/run/m.sock', 'braces nest');
   assert.deepEqual(r.diagnostics.map((d) => [d.line, d.message.slice(0, 60)]), [
-    [6, 'this line looks like a continuation of the service on line 5'],
-    [8, 'this line looks like a continuation of the service on line 7'],
+    [7, 'this line looks like a continuation of the service on line 6'],
+    [9, 'this line looks like a continuation of the service on line 8'],
   ]);
   assert.equal(r.entries[2]!.overrides.get('content_filter')?.value, '', 'the lost continuation is still applied as meant');
 });

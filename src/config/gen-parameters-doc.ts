@@ -17,6 +17,7 @@ import { noeffectParams } from './params/noeffect.js';
 import { futureParams } from './params/future.js';
 import { tlsParams } from './params/tls.js';
 import { dsnParams } from './params/dsn.js';
+import { milterParams } from './params/milter.js';
 import { contentParams } from './params/content.js';
 import { authParams } from './params/auth.js';
 import { routingParams } from './params/routing.js';
@@ -29,7 +30,7 @@ const AREAS: [string, readonly ParamDecl[]][] = [
   ['General', generalParams], ['SMTP server', smtpdParams], ['TLS and SASL', tlsParams], ['Restrictions', policyParams], ['Abuse defences: limits, greylisting, bans, shared state', abuseParams], ['Addresses and local delivery', deliveryParams],
   ['Routing and transports', routingParams], ['SMTP and LMTP client', smtpClientParams],
   ['Delivery to commands and files (pipe, alias |command and /file)', commandParams],
-  ['Queue and scheduler', queueParams], ['Bounces and delivery status notifications', dsnParams], ['Content inspection', contentParams], ['Email authentication', authParams], ['DNS', dnsParams],
+  ['Queue and scheduler', queueParams], ['Bounces and delivery status notifications', dsnParams], ['Content inspection', contentParams], ['Milters', milterParams], ['Email authentication', authParams], ['DNS', dnsParams],
   ['DNS lists, DNS-based checks and policy services', dnsblParams], ['Lookup tables', tablesParams],
   ['Accepted without effect in Postern', noeffectParams], ['Postfix parameters for features not in Postern yet', futureParams],
 ];

@@ -33,8 +33,16 @@ function words(text: string): string[] {
     while (i < text.length && /\s/.test(text[i]!)) i++;
     if (i >= text.length) break;
     if (text[i] === '{') {
-      const end = text.indexOf('}', i);
-      const stop = end < 0 ? text.length : end + 1;
+      // Braces nest: -o { smtpd_milters = { inet:host:port, default_action=accept } }
+      let depth = 0;
+      let stop = text.length;
+      for (let k = i; k < text.length; k++) {
+        if (text[k] === '{') depth++;
+        else if (text[k] === '}' && --depth === 0) {
+          stop = k + 1;
+          break;
+        }
+      }
       out.push(text.slice(i, stop));
       i = stop;
       continue;

@@ -14,6 +14,7 @@ import { programName } from '../log/maillog.js';
 import { smtpdLog } from '../log/smtpd-events.js';
 import type { ClientInfo, PolicyEngine } from '../policy/types.js';
 import type { Cleanup } from '../cleanup/types.js';
+import { smtpdMilters } from '../milter/smtpd.js';
 import { normalizeAddr } from '../policy/networks.js';
 import { Session } from '../session/session.js';
 import { tlsSettings } from './tls.js';
@@ -97,6 +98,7 @@ export async function startSmtpListener(service: Service, deps: SmtpDeps): Promi
       if (!socket.destroyed) accept(socket, addr);
     });
   };
+  const milters = smtpdMilters(params, deps.log, program);
   const accept = (socket: Socket, addr: string): void => {
     const port = socket.remotePort ?? 0;
     if (sockets.size >= service.maxproc) {
@@ -125,7 +127,7 @@ export async function startSmtpListener(service: Service, deps: SmtpDeps): Promi
           conn?.release();
           return;
         }
-        const session = new Session(socket, client, { log: deps.log, policy: deps.policy, cleanup: deps.cleanup, params, serviceName: service.name, program, hostname, tls, auth, guard });
+        const session = new Session(socket, client, { log: deps.log, policy: deps.policy, cleanup: deps.cleanup, params, serviceName: service.name, program, hostname, tls, auth, guard, milters });
         for (const b of early) socket.emit('data', b);
         return session.start(conn?.refusal);
       })

@@ -24,6 +24,8 @@ import { CommandStats } from './commands.js';
 import type { MailOptions } from './envelope.js';
 import type { LimitEvent, SessionGuard } from '../listener/guard.js';
 import type { BanEvent } from '../state/bans.js';
+import type { MilterFactory } from '../milter/smtpd.js';
+import type { MilterSession, StageResult } from '../milter/conversation.js';
 
 export interface SessionDeps {
   readonly log: MailLog;
@@ -39,6 +41,8 @@ export interface SessionDeps {
   readonly auth?: AuthBackend;
   /** anvil rate limits and ban counting (listener/guard.ts); none in unit tests. */
   readonly guard?: SessionGuard;
+  /** smtpd_milters of this listener: one conversation per session (milter/). */
+  readonly milters?: MilterFactory;
 }
 
 /** What the session knows about its TLS layer once the handshake is done. */
@@ -124,6 +128,8 @@ export abstract class SessionBase {
   protected txn?: Transaction;
   protected tlsInfo?: TlsInfo;
   protected sasl?: { user: string; method: string };
+  /** This session's milter conversation (smtpd_milters), opened at connect. */
+  protected milter?: MilterSession;
   /** Postfix's error_count: error replies, plus junk commands over the limit. */
   protected errors = 0;
   protected junk = 0;
@@ -152,6 +158,7 @@ export abstract class SessionBase {
     const port = deps.params.bool('smtpd_client_port_logging') ? `:${client.port}` : '';
     this.who = { program: deps.program, client: `${client.name}[${client.addr}]${port}` };
     this.p = readLimits(deps.params);
+    this.milter = deps.milters?.();
     // Implicit TLS: nothing may read the plaintext socket before the handshake (start()), or
     // the client's TLS hello would be taken for SMTP input.
     if (!deps.tls?.wrapper) this.attach(socket);
@@ -236,6 +243,7 @@ export abstract class SessionBase {
       smtpdLog.lostConnection(this.deps.log, this.who, this.where(), this.messageBytes());
     }
     this.mode = 'closed';
+    this.milter?.close();
     smtpdLog.disconnect(this.deps.log, this.who, this.stats.format());
   }
 
@@ -345,6 +353,37 @@ export abstract class SessionBase {
     }
     if (d.reply) smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, 'reject', cmd, replyForLog(d.reply), env);
     return d;
+  }
+
+  /**
+   * Ask the milters at this command (after the restrictions accepted it): their refusal,
+   * logged as Postfix logs it ("milter-reject: RCPT from …"), or undefined to go on; a
+   * discard or hold is merged into the transaction.
+   */
+  protected async askMilters(cmd: string, facts: SessionFacts, run: (m: MilterSession) => Promise<StageResult>): Promise<Reply | undefined> {
+    const m = this.milter;
+    if (!m) return undefined;
+    let r: StageResult;
+    try {
+      r = await run(m);
+    } catch (err) {
+      smtpdLog.internalError(this.deps.log, this.who, `${cmd} milters: ${(err as Error).message}`);
+      return reply(451, '4.3.0', 'Error: internal error, try again later');
+    }
+    const env = { from: facts.sender, to: facts.recipient, proto: this.protocol, helo: this.helo };
+    if (r.reply) {
+      smtpdLog.action(this.deps.log, this.who, this.txn?.queueId, 'milter-reject', cmd, replyForLog(r.reply), env);
+      return r.reply;
+    }
+    if (r.discard !== undefined && this.txn) {
+      smtpdLog.action(this.deps.log, this.who, this.txn.queueId, 'milter-discard', cmd, r.discard, env);
+      this.txn.effects.discard = r.discard;
+    }
+    if (r.hold !== undefined && this.txn && this.txn.effects.hold === undefined) {
+      smtpdLog.action(this.deps.log, this.who, this.txn.queueId, 'milter-hold', cmd, r.hold, env);
+      this.txn.effects.hold = r.hold;
+    }
+    return undefined;
   }
 
   /** An anvil rate limit for this command: the refusal when the client is over it. */

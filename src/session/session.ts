@@ -65,6 +65,16 @@ export class Session extends SessionBase {
     }
     const d = await this.safePolicy('connect', this.facts(), 'CONNECT');
     if (this.closed()) return;
+    // Milters hear of the client once the connect restrictions let it in (a refusal from
+    // them is repeated by the milter conversation at every later command).
+    const milterReply = d?.reply ? undefined : await this.askMilters('CONNECT', this.facts(), (m) => m.connect(this.facts()));
+    if (this.closed()) return;
+    if (milterReply?.disconnect) {
+      this.mode = 'command';
+      this.send(milterReply);
+      this.flush();
+      return;
+    }
     if (this.p.greetPause > 0) await sleep(this.p.greetPause);
     if (this.closed()) return;
     if (this.input.pending > 0 && !this.tlsInfo) {
@@ -210,8 +220,11 @@ export class Session extends SessionBase {
     const name = arg.trim();
     if (!name || /\s/.test(name)) return reply(501, '5.5.4', `Syntax: ${verb} hostname`);
     this.txn = undefined;
-    const d = await this.safePolicy('helo', this.facts({ helo: name }), verb);
+    const facts = this.facts({ helo: name });
+    const d = await this.safePolicy('helo', facts, verb);
     if (d?.reply) return d.reply;
+    const refused = await this.askMilters(verb, facts, (m) => m.helo(facts, name));
+    if (refused) return refused;
     this.helo = name;
     this.protocol = verb === 'EHLO' ? 'ESMTP' : 'SMTP';
     if (verb === 'HELO') return reply(250, '', this.deps.hostname);
@@ -248,6 +261,13 @@ export class Session extends SessionBase {
       return d.reply;
     }
     if (d) this.mergeEffects(txn, d.effects);
+    const facts = this.facts();
+    const esmtp = [...parsed.params].map(([k, v]) => (v === true ? k : `${k}=${v}`));
+    const refused = await this.askMilters('MAIL', facts, (m) => m.mail(facts, parsed.address, esmtp));
+    if (refused) {
+      this.txn = undefined;
+      return refused;
+    }
     return reply(250, '2.1.0', 'Ok');
   }
 
@@ -262,9 +282,13 @@ export class Session extends SessionBase {
     if (txn.recipients.length >= this.p.rcptLimit) return reply(452, '4.5.3', 'Error: too many recipients');
     const rcpt = recipient(parsed, txn.smtputf8);
     if ('code' in rcpt) return rcpt;
-    const d = await this.safePolicy('rcpt', this.facts({ recipient: parsed.address }), 'RCPT');
+    const facts = this.facts({ recipient: parsed.address });
+    const d = await this.safePolicy('rcpt', facts, 'RCPT');
     if (d?.reply) return (await this.countRefusal(d.reply)) ?? d.reply;
     if (d) this.mergeEffects(txn, d.effects);
+    const esmtp = [...parsed.params].map(([k, v]) => (v === true ? k : `${k}=${v}`));
+    const refused = await this.askMilters('RCPT', facts, (m) => m.rcpt(facts, parsed.address, esmtp));
+    if (refused) return refused;
     if (!txn.queueId) {
       txn.queueId = this.deps.cleanup.newQueueId();
       smtpdLog.queueId(this.deps.log, this.who, txn.queueId, this.sasl);
@@ -283,6 +307,9 @@ export class Session extends SessionBase {
     const d = await this.safePolicy('data', this.facts(), 'DATA');
     if (d?.reply) return d.reply;
     if (d) this.mergeEffects(txn, d.effects);
+    const facts = this.facts();
+    const refused = await this.askMilters('DATA', facts, (m) => m.data(facts));
+    if (refused) return refused;
     this.stats.count('DATA', true);
     this.send(reply(354, '', 'End data with <CR><LF>.<CR><LF>'));
     this.input.startData();
@@ -330,6 +357,7 @@ export class Session extends SessionBase {
     const r = await this.deps.cleanup.submit({
       queueId: txn.queueId!, sender: txn.sender, recipients: txn.recipients, data, facts: this.facts({ sender: txn.sender, recipientCount: txn.recipients.length }),
       envid: txn.envid, ret: txn.ret, bodyType: txn.bodyType, smtputf8: txn.smtputf8, effects: txn.effects, clientLabel: this.who.client,
+      milters: this.milter,
     });
     if (r.code < 400) {
       // Postfix forgives earlier errors once a message was received.
@@ -363,6 +391,10 @@ export class Session extends SessionBase {
         const d = await this.safePolicy('data', this.facts(), 'BDAT');
         if (d?.reply) this.bdatRefusal = d.reply;
         else if (d) this.mergeEffects(txn, d.effects);
+        if (!this.bdatRefusal) {
+          const facts = this.facts();
+          this.bdatRefusal = await this.askMilters('BDAT', facts, (m) => m.data(facts));
+        }
       }
     }
     if (txn && !this.bdatRefusal && (txn.bdat?.size ?? 0) + n > this.p.sizeLimit) {

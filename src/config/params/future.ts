@@ -10,10 +10,9 @@ function planned(feature: string, names: [string, string][]): ParamDecl[] {
 }
 
 export const futureParams = declare([
-  ...planned('milters', [['milter_macro_daemon_name', '$myhostname']]),
+  ...planned('milter header checks and milters for local submission', [['non_smtpd_milters', ''], ['milter_header_checks', '']]),
   ...planned('outbound SMTP delivery', [
     ['relay_recipient_maps', ''],
   ]),
-  ...planned('content filters and milters', [['smtpd_milters', ''], ['non_smtpd_milters', ''], ['milter_default_action', 'tempfail']]),
   ...planned('delivery through a mailbox command', [['mailbox_command', '']]),
 ]);

@@ -21,6 +21,7 @@ import { abuseParams } from './abuse.js';
 import { dnsblParams } from './dnsbl.js';
 import { contentParams } from './content.js';
 import { authParams } from './auth.js';
+import { milterParams } from './milter.js';
 
 export const allParams: readonly ParamDecl[] = [
   ...generalParams, ...smtpdParams, ...policyParams, ...queueParams,
@@ -32,6 +33,7 @@ export const allParams: readonly ParamDecl[] = [
   ...dnsblParams,
   ...contentParams,
   ...authParams,
+  ...milterParams,
 ];
 
 function index(decls: readonly ParamDecl[]): ReadonlyMap<string, ParamDecl> {
