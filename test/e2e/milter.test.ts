@@ -51,7 +51,7 @@ before(async () => {
 after(async () => {
   await srv?.stop();
   await milter?.stop();
-  if (process.env.KEEP) console.log(srv.log()); else srv?.cleanup();
+  srv?.cleanup();
 });
 
 beforeEach(() => {
