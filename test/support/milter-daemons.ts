@@ -101,8 +101,9 @@ export async function startRspamd(): Promise<Daemon> {
     'history_redis', 'dmarc', 'reputation', 'bayes_expiry', 'metadata_exporter', 'clickhouse', 'elastic', 'mx_check', 'asn', 'emails', 'phishing', 'multimap', 'spamtrap', 'ip_score'];
   for (const m of disabled) writeFileSync(join(dir, 'local.d', `${m}.conf`), 'enabled = false;\n');
   writeFileSync(join(dir, 'local.d', 'options.inc'), `dns { nameserver = ["127.0.0.1:1"]; timeout = 0.1s; retransmits = 0; }\nfilters = "";\n`);
-  writeFileSync(join(dir, 'local.d', 'classifier-bayes.conf'), 'backend = "sqlite3";\n');
-  // Only the proxy worker, scanning itself: no normal or fuzzy worker, no controller socket in use.
+  // Tag every message, also from loopback (rspamd skips local and authenticated clients by default).
+  writeFileSync(join(dir, 'local.d', 'milter_headers.conf'), 'use = ["x-spamd-result", "x-spam-status"];\nskip_local = false;\nskip_authenticated = false;\n');
+  // The proxy worker scans itself (self_scan); no normal or fuzzy worker; the controller on a free port.
   writeFileSync(join(dir, 'rspamd.conf'), [
     '.include "/etc/rspamd/rspamd.conf"',
   ].join('\n') + '\n');
