@@ -17,6 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { tlsSettings } from '../listener/tls.js';
 import { abuseDiagnostics } from './check-abuse.js';
+import { milterDiagnostics } from './check-milter.js';
 
 function where(p: Params, name: string, fallback: { file: string; line: number }): { file: string; line: number } {
   return p.origin(name) ?? fallback;
@@ -173,7 +174,7 @@ export async function runCheck(dir: string, out: (line: string) => void): Promis
       }
     }
   }
-  diags.push(...dangerous(cfg), ...abuseDiagnostics(cfg));
+  diags.push(...dangerous(cfg), ...abuseDiagnostics(cfg), ...milterDiagnostics(cfg));
   const order = { error: 0, warning: 1, info: 2 };
   diags.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1) || order[a.severity] - order[b.severity]);
   for (const d of diags) out(`postern: ${d.file}:${d.line}: ${d.severity}: ${d.message}`);

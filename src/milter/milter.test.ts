@@ -7,7 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PacketReader, connectPacket, decodeReply, macroPacket, optneg, packet, parseOptneg, strings, z } from './protocol.js';
-import { parseEndpoint } from './spec.js';
+import { milterSpecs, parseEndpoint } from './spec.js';
+import { macroValues } from './macros.js';
+import { paramsFrom } from '../config/test-params.js';
 import { addHeader, changeHeader, headerForMilter, insertHeader, joinMessage, normaliseBody, splitMessage } from './edits.js';
 
 test('packets: length counts the command byte; the reader reassembles split input', () => {
@@ -65,4 +67,30 @@ test('edits: add appends, insert counts all fields from 0, change/delete count t
   changeHeader(m, 3, 'X-None', 'appended');
   assert.equal(joinMessage(m).toString(), 'Received: from a\r\n\tby b\r\nX-Ins: i\r\nSubject: two\r\nX-A: 1\r\nX-Added: v\r\n\tfolded\r\nX-None: appended\r\n\r\nbody\r\n');
   assert.equal(normaliseBody([Buffer.from('a\nb\r'), Buffer.from('\nc\n')]).toString(), 'a\r\nb\r\nc\r\n');
+});
+
+test('milter lists: global settings, the { … } form per milter, and errors that make a milter count as down', () => {
+  const p = paramsFrom({
+    smtpd_milters: 'inet:127.0.0.1:8891, { unix:/run/r.sock, command_timeout = 5s, default_action=accept }, { inet:h:1, colour=blue }',
+    milter_default_action: 'reject', milter_command_timeout: '20s',
+  });
+  const { specs, errors } = milterSpecs(p, 'smtpd_milters');
+  assert.deepEqual(specs.map((s) => [s.name, s.host ?? s.path, s.defaultAction, s.commandTimeout, s.protocol]), [
+    ['inet:127.0.0.1:8891', '127.0.0.1', 'reject', 20_000, 6],
+    ['unix:/run/r.sock', '/run/r.sock', 'accept', 5_000, 6],
+    ['inet:h:1', undefined, 'reject', 20_000, 6],
+  ]);
+  assert.deepEqual(errors, ['milter inet:h:1: unknown setting "colour=blue"']);
+});
+
+test('macros: Postfix names and values from the session facts; unknown and not-yet-known ones left out', () => {
+  const f = {
+    client: { addr: '192.0.2.1', port: 4000, name: 'unknown', reverseName: 'dyn.example', nameStatus: 'unknown' as const },
+    serviceName: 'smtp', params: paramsFrom({ myhostname: 'mx.test', milter_macro_daemon_name: 'MTA' }), protocol: 'ESMTP' as const,
+    tls: false, recipientCount: 0, unauthPipelining: false, saslUsername: 'alice', saslMethod: 'PLAIN', server: { addr: '192.0.2.25', port: 25 },
+  };
+  assert.deepEqual(macroValues(['j', '{daemon_name}', '_', '{client_addr}', '{auth_authen}', '{auth_type}', 'i', '{tls_version}', '{rcpt_mailer}', '{rcpt_addr}'], f, { queueId: 'ABC', recipient: 'b@x.test' }), [
+    ['j', 'mx.test'], ['{daemon_name}', 'MTA'], ['_', 'dyn.example [192.0.2.1] (may be forged)'], ['{client_addr}', '192.0.2.1'],
+    ['{auth_authen}', 'alice'], ['{auth_type}', 'PLAIN'], ['i', 'ABC'], ['{rcpt_addr}', 'b@x.test'],
+  ]);
 });
