@@ -66,6 +66,8 @@ export class MilterSession {
   private refusal?: Reply;
   private quarantine?: string;
   private closed = false;
+  private inMessage = false;
+  private closeWanted = false;
 
   constructor(specs: readonly MilterSpec[], private readonly log: MailLog, private readonly program: string) {
     this.peers = specs.map((spec) => ({ spec, state: 'active', txnDone: false, inTxn: false }));
@@ -184,11 +186,15 @@ export class MilterSession {
   async connect(f: SessionFacts): Promise<StageResult> {
     await Promise.all(this.peers.map(async (p) => {
       try {
-        p.conn = await MilterConnection.open(p.spec);
+        const conn = await MilterConnection.open(p.spec);
+        // The client may have left while we connected: close() has already run.
+        if (this.closed) conn.quit();
+        else p.conn = conn;
       } catch (err) {
         this.fail(p, err);
       }
     }));
+    if (this.closed) return {};
     const r = await this.stage('connect', f, () => ({ cmd: CMD.connect, body: connectPacket(f.client.name === 'unknown' ? `[${f.client.addr}]` : f.client.name, f.client.addr, f.client.port), macro: 'connect' }));
     if (r.reply && !r.reply.disconnect) this.refusal = r.reply;
     return r;
@@ -216,6 +222,18 @@ export class MilterSession {
    * modifications before the next sees the message. `program` is cleanup's, for warnings.
    */
   async message(f: SessionFacts, env: { queueId: string; sender: string; recipients: readonly string[] }, data: Buffer, program: string): Promise<MessageResult> {
+    // A client that hangs up after the final dot must not get its message past the milters:
+    // close() waits for this to finish.
+    this.inMessage = true;
+    try {
+      return await this.runMessage(f, env, data, program);
+    } finally {
+      this.inMessage = false;
+      if (this.closeWanted) this.close();
+    }
+  }
+
+  private async runMessage(f: SessionFacts, env: { queueId: string; sender: string; recipients: readonly string[] }, data: Buffer, program: string): Promise<MessageResult> {
     const msg = splitMessage(data);
     let sender = env.sender;
     const added: string[] = [];
@@ -295,6 +313,10 @@ export class MilterSession {
 
   /** End of the SMTP session: SMFIC_QUIT to every milter still connected. */
   close(): void {
+    if (this.inMessage) {
+      this.closeWanted = true;
+      return;
+    }
     this.closed = true;
     for (const p of this.peers) {
       p.conn?.quit();
