@@ -13,6 +13,7 @@ import type { DeliveryTarget } from '../../resolve/types.js';
 import type { MailLog } from '../../log/maillog.js';
 import type { Params } from '../../config/types.js';
 import { MaildirWriterPool } from './writer-pool.js';
+import { strerror } from '../exec/strerror.js';
 
 /** True when the header already carries "Delivered-To: <rcpt>" (a forwarding loop). */
 export function hasDeliveredTo(data: Buffer, recipient: string): boolean {
@@ -28,25 +29,11 @@ export function hasDeliveredTo(data: Buffer, recipient: string): boolean {
   return false;
 }
 
-// strerror(3) wording for the errors a Maildir write meets (Node only gives the code).
-const STRERROR: Record<string, string> = {
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  ENOTDIR: 'Not a directory',
-  EISDIR: 'Is a directory',
-  ENOSPC: 'No space left on device',
-  EDQUOT: 'Disk quota exceeded',
-  EROFS: 'Read-only file system',
-  EIO: 'Input/output error',
-  EEXIST: 'File exists',
-  EMFILE: 'Too many open files',
-};
 
 /** Outcome for a failed write: always deferred (the queue retries), DSN by errno class. */
 export function failureOutcome(target: DeliveryTarget, relay: string, err: NodeJS.ErrnoException): DeliveryOutcome {
   const where = target.kind === 'maildir' ? target.path : '';
-  const why = (err.code && STRERROR[err.code]) ?? err.message;
+  const why = strerror(err);
   const text = `maildir delivery failed: cannot update maildir ${where}: ${why}`;
   switch (err.code) {
     case 'ENOSPC':
