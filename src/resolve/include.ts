@@ -15,23 +15,13 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { splitAliasValues } from './aliases.js';
+import { strerror } from '../log/strerror.js';
 
 export type IncludeResult =
   | { readonly ok: true; readonly values: string[]; readonly owner: { readonly uid: number; readonly gid: number } }
   | { readonly ok: false; readonly status: 'bounce' | 'defer'; readonly dsn: string; readonly text: string; readonly warning: string };
 
-const STRERROR: Record<string, string> = {
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  ENOTDIR: 'Not a directory',
-  ELOOP: 'Too many levels of symbolic links',
-  EISDIR: 'Is a directory',
-  EIO: 'Input/output error',
-};
-const why = (e: unknown): string => {
-  const err = e as NodeJS.ErrnoException;
-  return (err.code && STRERROR[err.code]) ?? err.message;
-};
+const why = (e: unknown): string => strerror(e);
 
 /** The values in an include file's text, in order. */
 export function parseIncludeText(text: string): string[] {

@@ -10,7 +10,7 @@
 
 import type { RunResult } from './run-command.js';
 import { sysExitDetail, isSysExit, EX_TEMPFAIL } from './sysexits.js';
-import { strerror } from './strerror.js';
+import { strerror } from '../../log/strerror.js';
 
 export interface CommandStatus {
   readonly status: 'sent' | 'deferred' | 'bounced';

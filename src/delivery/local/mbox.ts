@@ -15,7 +15,7 @@
  */
 
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { strerror } from '../exec/strerror.js';
+import { strerror } from '../../log/strerror.js';
 
 export interface MboxResult {
   readonly ok: boolean;

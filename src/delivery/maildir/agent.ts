@@ -13,7 +13,7 @@ import type { DeliveryTarget } from '../../resolve/types.js';
 import type { MailLog } from '../../log/maillog.js';
 import type { Params } from '../../config/types.js';
 import { MaildirWriterPool } from './writer-pool.js';
-import { strerror } from '../exec/strerror.js';
+import { strerror } from '../../log/strerror.js';
 
 /** True when the header already carries "Delivered-To: <rcpt>" (a forwarding loop). */
 export function hasDeliveredTo(data: Buffer, recipient: string): boolean {

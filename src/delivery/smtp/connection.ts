@@ -21,27 +21,9 @@ export class StreamError extends Error {
   }
 }
 
-/** strerror(3) wording for connect errors (Node gives only the code). */
-const STRERROR: Record<string, string> = {
-  ECONNREFUSED: 'Connection refused',
-  ETIMEDOUT: 'Connection timed out',
-  EHOSTUNREACH: 'No route to host',
-  ENETUNREACH: 'Network is unreachable',
-  ECONNRESET: 'Connection reset by peer',
-  EADDRNOTAVAIL: 'Cannot assign requested address',
-  EADDRINUSE: 'Address already in use',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  ENOTSOCK: 'Socket operation on non-socket',
-  EAFNOSUPPORT: 'Address family not supported by protocol',
-  EINVAL: 'Invalid argument',
-};
+import { strerror } from '../../log/strerror.js';
 
-export function strerror(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  return (code && STRERROR[code]) ?? (err as Error).message;
-}
+export { strerror };
 
 export type ConnectTarget =
   | { readonly kind: 'inet'; readonly address: string; readonly port: number; readonly localAddress?: string }
