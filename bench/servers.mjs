@@ -2,6 +2,10 @@
 // equivalently on 127.0.0.1 with private state directories: two domains with recipient
 // validation at RCPT, permit_mynetworks/reject_unauth_destination relay control, fsync'd
 // queueing before 250, final delivery to Maildir (Haraka: acceptance only).
+// opts.extra adds main.cf lines (a later name replaces an earlier one), opts.label names the
+// instance's directory, so the outbound, DNS-list and abuse runs of bench.mjs get their own
+// instances; Postfix's resolver can be pointed at a local DNS server (opts.resolvConf: a
+// private mount namespace with that file over /etc/resolv.conf; the system's is untouched).
 // Two scenarios (SCENARIOS), each as a Postfix admin would write it:
 //  - 'virtual': virtual_mailbox_domains + virtual_mailbox_maps (texthash), one Maildir per user;
 //  - 'alias': the domains in mydestination, local_recipient_maps = regexp: (full address,
@@ -55,6 +59,13 @@ function routing(scenario, conf, mail) {
   };
 }
 
+/** main.cf text from lines; a later `name = value` replaces an earlier one in place. */
+function mainCf(lines) {
+  const byName = new Map();
+  for (const l of lines) byName.set(l.split('=')[0].trim(), l);
+  return [...byName.values()].join('\n') + '\n';
+}
+
 function waitPort(port, timeoutMs = 20000) {
   return new Promise((resolveP, reject) => {
     const deadline = Date.now() + timeoutMs;
@@ -74,17 +85,18 @@ function waitPort(port, timeoutMs = 20000) {
 
 export function postern(base, port, opts = {}) {
   const scenario = opts.scenario ?? 'virtual';
-  const dir = join(base, scenario, 'postern');
+  const dir = join(base, scenario, opts.label ?? 'postern');
   const conf = join(dir, 'config');
   const mail = join(dir, 'mail');
   mkdirSync(conf, { recursive: true });
   const r = routing(scenario, conf, mail);
-  writeFileSync(join(conf, 'main.cf'), [
+  writeFileSync(join(conf, 'main.cf'), mainCf([
     'myhostname = mx.bench.test', 'mydomain = bench.test', ...r.lines, 'mynetworks = 127.0.0.0/8',
     'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
     `queue_directory = ${join(dir, 'queue')}`, `data_directory = ${join(dir, 'lib')}`, `maillog_file = ${join(dir, 'maillog')}`,
     'smtpd_peername_lookup = no', `default_process_limit = ${opts.processLimit ?? 20000}`,
-  ].join('\n') + '\n');
+    ...(opts.extra ?? []),
+  ]));
   writeFileSync(join(conf, 'master.cf'), `127.0.0.1:${port} inet n - n - - smtpd\n`);
   for (const [f, text] of Object.entries(r.files)) writeFileSync(join(conf, f), text);
   let proc;
@@ -112,7 +124,7 @@ export function postern(base, port, opts = {}) {
 
 export function postfix(base, port, opts = {}) {
   const scenario = opts.scenario ?? 'virtual';
-  const dir = join(base, scenario, 'postfix');
+  const dir = join(base, scenario, opts.label ?? 'postfix');
   const conf = join(dir, 'etc');
   const mail = join(dir, 'mail');
   const r = routing(scenario, conf, mail);
@@ -126,7 +138,7 @@ export function postfix(base, port, opts = {}) {
   chownSync(mail, nobody, nobody);
   // local(8) writes to a file or Maildir named in a root-owned alias table with default_privs (nobody).
   if (scenario === 'alias') { mkdirSync(join(mail, 'box'), { recursive: true }); chownSync(join(mail, 'box'), nobody, nobody); }
-  writeFileSync(join(conf, 'main.cf'), [
+  writeFileSync(join(conf, 'main.cf'), mainCf([
     'compatibility_level = 3.6', 'myhostname = mx.bench.test', 'mydomain = bench.test', ...r.lines,
     `queue_directory = ${join(dir, 'queue')}`, `data_directory = ${join(dir, 'data')}`, 'mail_owner = postfix', 'setgid_group = postdrop',
     'inet_interfaces = 127.0.0.1', 'inet_protocols = ipv4', 'mynetworks = 127.0.0.0/8',
@@ -134,7 +146,8 @@ export function postfix(base, port, opts = {}) {
     `virtual_uid_maps = static:${nobody}`, `virtual_gid_maps = static:${nobody}`,
     'alias_database =', `maillog_file = ${join(dir, 'maillog')}`, `maillog_file_prefixes = ${dir}`, 'smtputf8_enable = no', 'biff = no',
     'append_dot_mydomain = no', 'smtpd_banner = $myhostname ESMTP', 'shlib_directory = /usr/lib/postfix',
-  ].join('\n') + '\n');
+    ...(opts.extra ?? []),
+  ]));
   const svc = (name, type, priv, unpriv, wake, max, cmd) => `${name} ${type} ${priv} ${unpriv} n ${wake} ${max} ${cmd}`;
   writeFileSync(join(conf, 'master.cf'), [
     svc(`127.0.0.1:${port}`, 'inet', 'n', '-', '-', '-', 'smtpd'),
@@ -146,6 +159,7 @@ export function postfix(base, port, opts = {}) {
     svc('showq', 'unix', 'n', '-', '-', '-', 'showq'), svc('error', 'unix', '-', '-', '-', '-', 'error'),
     svc('retry', 'unix', '-', '-', '-', '-', 'error'), svc('discard', 'unix', '-', '-', '-', '-', 'discard'),
     svc('local', 'unix', '-', 'n', '-', '-', 'local'), svc('virtual', 'unix', '-', 'n', '-', '-', 'virtual'),
+    svc('smtp', 'unix', '-', '-', '-', '-', 'smtp'), svc('relay', 'unix', '-', '-', '-', '-', 'smtp'),
     svc('anvil', 'unix', '-', '-', '-', '1', 'anvil'), svc('scache', 'unix', '-', '-', '-', '1', 'scache'),
     svc('postlog', 'unix-dgram', 'n', '-', '-', '1', 'postlogd'),
   ].join('\n') + '\n');
@@ -156,7 +170,11 @@ export function postfix(base, port, opts = {}) {
     countDelivered: r.count,
     async start() {
       try { pfx('check'); } catch { /* creates the queue directories; complaints show up at start */ }
-      pfx('start');
+      if (opts.resolvConf) {
+        // A private mount namespace: this Postfix's processes (master and its children, which
+        // stay in the namespace) read opts.resolvConf as /etc/resolv.conf; nobody else does.
+        execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" /etc/resolv.conf && exec postfix -c "$2" start', 'sh', opts.resolvConf, conf], { stdio: 'pipe' });
+      } else pfx('start');
       await waitPort(port);
     },
     rootPid: () => Number(readFileSync(join(dir, 'queue', 'pid', 'master.pid'), 'utf8').trim()),
@@ -201,13 +219,22 @@ export function haraka(base, port, harakaBin, opts = {}) {
   };
 }
 
-export function smtpSink(port) {
+/** smtp-sink; received() is the number of messages it took (its -c counter, "mesg=N"). */
+export function smtpSink(port, opts = {}) {
   let proc;
+  let received = 0;
   return {
-    name: 'smtp-sink', port, delivers: false,
+    name: opts.name ?? 'smtp-sink', port, delivers: false,
     countDelivered: () => 0,
+    received: () => received,
     async start() {
-      proc = spawn('smtp-sink', ['-c', '-u', 'nobody', `127.0.0.1:${port}`, '1024'], { stdio: 'ignore' });
+      proc = spawn('smtp-sink', ['-c', '-u', 'nobody', `127.0.0.1:${port}`, '1024'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let tail = '';
+      proc.stdout.on('data', (d) => {
+        tail = (tail + d).slice(-200);
+        const all = [...tail.matchAll(/mesg=(\d+)/g)];
+        if (all.length) received = Number(all[all.length - 1][1]);
+      });
       await waitPort(port);
     },
     rootPid: () => proc.pid,
