@@ -79,7 +79,8 @@ export function planNotices(input: PlanInput): NoticePlan {
   const warnings: string[] = [];
   const infos: string[] = [];
   const classes = s.notifyClasses;
-  const eightBit = isEightBit(msg) || msg.smtputf8 === true;
+  // Scanned only when a notice is made: most attempts (a plain success) make none.
+  let eightBit: boolean | undefined;
 
   const add = (n: {
     kind: NoticeKind; report: ReportKind; postmasterCopy: boolean; sender: string; to: string;
@@ -92,7 +93,7 @@ export function planNotices(input: PlanInput): NoticePlan {
     });
     notices.push({
       kind: n.kind, report: n.report, id, sender: n.sender, recipients: [n.to], data,
-      bodyType: eightBit ? '8BITMIME' : '7BIT', smtputf8: msg.smtputf8 === true, logAs: n.logAs,
+      bodyType: (eightBit ??= isEightBit(msg) || msg.smtputf8 === true) ? '8BITMIME' : '7BIT', smtputf8: msg.smtputf8 === true, logAs: n.logAs,
     });
   };
 

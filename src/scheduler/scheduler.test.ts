@@ -225,6 +225,32 @@ test('bounded concurrency: never more than postern_delivery_concurrency_limit de
   await done(r);
 });
 
+test('a delivered message waiting for its removal to be committed holds no delivery slot, and is logged only after it', async () => {
+  const store = openQueueStore(mkdtempSync(join(tmpdir(), 'postern-sched-')));
+  // The removal's group commit held back (as when it waits for the next WAL fdatasync).
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const realRemove = store.remove.bind(store);
+  store.remove = async (id: string) => {
+    await gate;
+    return realRemove(id);
+  };
+  const r = rig({ store, params: { postern_delivery_concurrency_limit: '1' } });
+  r.sched.start();
+  const a = message(['a@kit.test']);
+  const b = message(['b@kit.test']);
+  await store.enqueue(a);
+  await store.enqueue(b);
+  r.sched.submitted(a);
+  r.sched.submitted(b);
+  await until('the second message delivered while the first one\'s removal is pending', () => r.agent.calls.length === 2);
+  assert.doesNotMatch(r.log.lines.join('\n'), /status=sent/, 'nothing is logged sent before its removal is on disk');
+  release();
+  await until('both removed', () => store.count() === 0 && r.log.lines.filter((l) => l.includes('status=sent')).length === 2);
+  assert.deepEqual(r.agent.calls, [['a@kit.test'], ['b@kit.test']], 'each delivered exactly once');
+  await done(r);
+});
+
 test('stop() waits for deliveries in flight and starts no new ones', async () => {
   const agent = fakeAgent({ delayMs: 100 });
   const r = rig({ agent, params: { postern_delivery_concurrency_limit: '1' } });

@@ -71,8 +71,13 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const maxLifetime = params.timeMs('maximal_queue_lifetime');
   const runDelay = params.timeMs('queue_run_delay');
   const inflight = new Map<string, Promise<void>>();
-  // Delivered messages whose deletion is not committed yet: never pick them up again.
+  // Delivered messages whose deletion is not committed yet: never pick them up again. They
+  // hold no delivery slot (as Postfix's qmgr frees the agent before the queue file is gone),
+  // so a removal waiting for its group commit does not idle a destination; their number is
+  // bounded apart (each still holds its message in memory).
   const finishing = new Set<string>();
+  const maxHeld = concurrency * 10;
+  const room = (): number => Math.min(concurrency - (inflight.size - finishing.size), maxHeld - inflight.size);
   // Fresh messages handed over by cleanup, delivered from memory (Postfix's incoming queue).
   const ready: QueuedMessage[] = [];
   const readyIds = new Set<string>();
@@ -96,16 +101,16 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   function pump(): void {
     scheduled = false;
     if (stopped) return;
-    while (inflight.size < concurrency && ready.length > 0) {
+    while (room() > 0 && ready.length > 0) {
       const msg = ready.shift()!;
       readyIds.delete(msg.id);
       launch(msg);
     }
-    if (!scanQueue || inflight.size >= concurrency) return;
-    const room = concurrency - inflight.size;
+    const free = room();
+    if (!scanQueue || free <= 0) return;
     const exclude = new Set<string>([...inflight.keys(), ...finishing, ...readyIds]);
-    const due = store.due(Date.now(), room, exclude);
-    if (due.length < room) scanQueue = false;
+    const due = store.due(Date.now(), free, exclude);
+    if (due.length < free) scanQueue = false;
     for (const msg of due) launch(msg);
     if (!scanQueue) flushing = false;
   }
@@ -200,6 +205,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     // delivered again after a crash (a crash before this point is "mid-delivery").
     if (done) {
       finishing.add(msg.id);
+      wake(); // this message's delivery slot is free
       try {
         await store.remove(msg.id);
       } finally {

@@ -16,6 +16,8 @@ interface Idle {
 
 export class ConnectionCache {
   private readonly idle = new Map<string, Idle[]>();
+  /** Sessions whose close is already watched: one listener per connection, not one per reuse. */
+  private readonly watched = new WeakSet<SmtpSession>();
 
   /** An idle, still-open session for `key`, removed from the cache; undefined when none. */
   take(key: string): SmtpSession | undefined {
@@ -47,7 +49,10 @@ export class ConnectionCache {
     const list = this.idle.get(key) ?? [];
     list.push({ session, timer });
     this.idle.set(key, list);
-    session.conn.onClose(() => this.remove(key, session));
+    if (!this.watched.has(session)) {
+      this.watched.add(session);
+      session.conn.onClose(() => this.remove(key, session));
+    }
   }
 
   private remove(key: string, session: SmtpSession): void {
