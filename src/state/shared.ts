@@ -13,7 +13,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Params } from '../config/types.js';
 import { MemoryStore } from './memory.js';
-import { RedisStore } from './redis.js';
 import { SqliteStore } from './sqlite.js';
 import { StoreUnavailable, type StateStore } from './types.js';
 
@@ -62,6 +61,8 @@ export async function openState(params: Params, log: StateLog): Promise<SharedSt
   if (b.kind === 'redis') {
     const pwFile = params.str('postern_state_backend_password_file');
     const password = pwFile ? readFileSync(pwFile, 'utf8').trim() : undefined;
+    // Loaded only for the Redis backend: the client library costs about 24 MB of memory.
+    const { RedisStore } = await import('./redis.js');
     const redis = new RedisStore({ url: b.url, ...(password ? { password } : {}) });
     try {
       await redis.connect();

@@ -11,7 +11,7 @@
  * XXX: pct= is not sampled: a failing message gets the policy every time.
  */
 
-import { authenticate } from 'mailauth';
+import { loadMailauth } from './mailauth.js';
 import type { Params } from '../../config/types.js';
 import type { MailauthResolver } from '../../dns/mailauth-resolver.js';
 import { reply, type Reply } from '../../protocol/reply.js';
@@ -50,7 +50,7 @@ const word = (info: string | undefined): string => (info ?? '').split(/\s/)[0] ?
 
 export async function verifyMessage(data: Buffer, params: Params, input: AuthInput): Promise<AuthVerdict> {
   const myhostname = params.str('myhostname');
-  const r = await authenticate(data, {
+  const r = await (await loadMailauth()).authenticate(data, {
     ip: input.ip, helo: input.helo ?? input.ip, sender: input.sender, mta: myhostname,
     resolver: input.resolver as never, disableBimi: true,
   });

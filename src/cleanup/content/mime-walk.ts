@@ -15,10 +15,8 @@
  * matched on their raw lines, as in Postfix, so rules written against base64 signatures work.
  */
 
-import { Splitter, type MimeNode, type SplitterChunk } from '@zone-eu/mailsplit';
+import type { MimeNode, SplitterChunk } from '@zone-eu/mailsplit';
 import type { Transform } from 'node:stream';
-import libmime from 'libmime';
-import { convert as htmlToText } from 'html-to-text';
 import { splitMessage } from '../headers.js';
 import { decodeCharset } from './charset.js';
 
@@ -78,6 +76,25 @@ function unfold(latin1: string): string {
   return latin1.replace(/\r?\n(?=[ \t])/g, '').replace(/\r?\n$/, '');
 }
 
+/**
+ * The MIME libraries (about 40 MB of memory together) are loaded the first time a message is
+ * walked: servers without header/body checks never pay for them.
+ */
+interface Libs {
+  Splitter: typeof import('@zone-eu/mailsplit').Splitter;
+  decodeWords: (s: string) => string;
+  htmlToText: typeof import('html-to-text').convert;
+}
+let libs: Libs | undefined;
+let loadingLibs: Promise<Libs> | undefined;
+async function loadLibs(): Promise<Libs> {
+  loadingLibs ??= Promise.all([import('@zone-eu/mailsplit'), import('libmime'), import('html-to-text')]).then(([m, l, h]) => ({
+    Splitter: m.Splitter, decodeWords: (x: string) => l.default.decodeWords(x), htmlToText: h.convert,
+  }));
+  libs = await loadingLibs;
+  return libs;
+}
+
 function utf8(latin1: string): string {
   return Buffer.from(latin1, 'latin1').toString('utf8');
 }
@@ -85,7 +102,7 @@ function utf8(latin1: string): string {
 function decodeHeader(raw: string): string {
   const colon = raw.indexOf(':');
   try {
-    return raw.slice(0, colon + 1) + libmime.decodeWords(raw.slice(colon + 1));
+    return raw.slice(0, colon + 1) + libs!.decodeWords(raw.slice(colon + 1));
   } catch {
     return raw; // an unknown charset: match the raw form
   }
@@ -159,7 +176,7 @@ function walkPlain(data: Buffer, opts: WalkOptions, b: Builder): void {
 function split(data: Buffer): Promise<SplitterChunk[]> {
   return new Promise((resolve, reject) => {
     const out: SplitterChunk[] = [];
-    const splitter = new Splitter({ defaultInlineEmbedded: true, maxChildNodes: 1000 });
+    const splitter = new libs!.Splitter({ defaultInlineEmbedded: true, maxChildNodes: 1000 });
     splitter.on('data', (c: SplitterChunk) => out.push(c));
     const s = splitter as unknown as Transform;
     s.on('error', reject);
@@ -209,11 +226,12 @@ async function leafBody(node: MimeNode, body: Buffer, opts: WalkOptions, b: Buil
     raw = raw.subarray(0, nl < 0 ? opts.bodyLimit : nl + 1);
   }
   let text = decodeCharset(await transferDecode(node, raw), node.charset || 'us-ascii');
-  if (node.contentType === 'text/html') text = htmlToText(text, { wordwrap: false });
+  if (node.contentType === 'text/html') text = libs!.htmlToText(text, { wordwrap: false });
   b.textLines(text);
 }
 
 export async function walkMessage(data: Buffer, opts: WalkOptions): Promise<Walk> {
+  await loadLibs();
   if (!opts.mime) {
     const b = new Builder(opts);
     walkPlain(data, opts, b);

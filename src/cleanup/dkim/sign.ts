@@ -11,7 +11,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
-import { dkimSign } from 'mailauth';
+import { loadMailauth } from '../auth/mailauth.js';
 import type { TableRegistry } from '../../tables/open.js';
 import type { MailLog } from '../../log/maillog.js';
 import type { Submission } from '../types.js';
@@ -64,7 +64,7 @@ export async function dkimSignStep(deps: { tables: TableRegistry; log: MailLog; 
     const path = isAbsolute(m[2]!) ? m[2]! : resolve(deps.configDir ?? process.cwd(), m[2]!);
     const key = loadKey(path);
     // mailauth's signer reads signatureData (its 4.13 type declarations name top-level fields).
-    const r = await dkimSign(data, { canonicalization: 'relaxed/relaxed', signatureData: [{ signingDomain: signing, selector, privateKey: key.pem, algorithm: key.algorithm }] } as never);
+    const r = await (await loadMailauth()).dkimSign(data, { canonicalization: 'relaxed/relaxed', signatureData: [{ signingDomain: signing, selector, privateKey: key.pem, algorithm: key.algorithm }] } as never);
     if (r.errors.length > 0) throw new Error(r.errors.map((e) => (e as { message?: string }).message ?? String(e)).join('; '));
     deps.log.line(deps.program, `${s.queueId}: DKIM-Signature field added (s=${selector}, d=${signing})`);
     return Buffer.concat([Buffer.from(r.signatures.replace(/(\r\n)+$/, '\r\n'), 'utf8'), data]);

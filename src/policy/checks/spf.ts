@@ -7,7 +7,7 @@
  * Cleanup repeats the check for the Authentication-Results header (the DNS cache answers).
  */
 
-import { spf } from 'mailauth';
+import { loadMailauth } from '../../cleanup/auth/mailauth.js';
 import type { Call, RestrictionDef } from '../context.js';
 import { DUNNO, refuse } from '../context.js';
 import type { Verdict } from '../types.js';
@@ -18,7 +18,7 @@ async function checkSpf(c: Call): Promise<Verdict> {
   if (f.sender === undefined || f.saslUsername) return DUNNO;
   // Our own networks send as our own users (seed configs list permit_mynetworks first anyway).
   if (await c.ctx.mynetworks.matches(f.client).catch(() => false)) return DUNNO;
-  const r = await spf({
+  const r = await (await loadMailauth()).spf({
     sender: f.sender, ip: f.client.addr, helo: f.helo ?? f.client.addr,
     mta: c.ctx.params.str('myhostname'), resolver: mailauthResolver(c.ctx.dns) as never,
   });
