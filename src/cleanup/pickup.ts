@@ -70,7 +70,7 @@ export async function submitLocal(deps: { store: QueueStore; log?: MailLog; para
       client: 'local', nextAttempt: now.getTime(), attempts: 0,
     };
     try {
-      await store.enqueue(msg);
+      await store.enqueue(msg, { reserveId: true });
     } catch (err) {
       if (err instanceof QueueWriteError && err.kind === 'exists' && attempt < MAX_ID_TRIES) continue;
       throw err;

@@ -96,3 +96,17 @@ test('an ID already in the queue is refused with kind "exists" (local submission
     store.close();
   }
 });
+
+test('a reserved ID stays taken after its message is delivered and removed (two sendmail processes in one millisecond)', async () => {
+  const store = openQueueStore(join(mkdtempSync(join(tmpdir(), 'postern-admin-')), 'q'));
+  try {
+    const id = newLocalQueueId();
+    await store.enqueue(message(id), { reserveId: true });
+    await store.remove(id);
+    assert.equal(store.exists(id), false);
+    await assert.rejects(store.enqueue(message(id), { reserveId: true }), (e: unknown) => e instanceof QueueWriteError && e.kind === 'exists');
+    await store.enqueue(message(newLocalQueueId(Date.now() + 5)), { reserveId: true });
+  } finally {
+    store.close();
+  }
+});

@@ -28,7 +28,12 @@ export interface QueueListEntry {
 }
 
 export interface QueueStore {
-  enqueue(msg: QueuedMessage): Promise<void>;
+  /**
+   * `reserveId`: also claim the ID for a minute (for writers in other processes, such as
+   * `postern sendmail`, whose time-based IDs could meet one whose message is already
+   * delivered and gone); a taken ID rejects with QueueWriteError kind 'exists'.
+   */
+  enqueue(msg: QueuedMessage, opts?: { reserveId?: boolean }): Promise<void>;
   /** Up to `limit` messages, not held, whose nextAttempt <= now, oldest retry time first; never one in `exclude`. */
   due(now: number, limit: number, exclude?: ReadonlySet<string>): QueuedMessage[];
   /**
@@ -77,6 +82,8 @@ CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, arrival INTEGER NOT NULL, sender TEXT NOT NULL, recipients TEXT NOT NULL,
   data BLOB NOT NULL, meta TEXT NOT NULL, next_attempt INTEGER NOT NULL, attempts INTEGER NOT NULL, held INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_due ON messages (held, next_attempt);
+-- IDs taken by other processes (postern sendmail), kept a minute after their message may be gone.
+CREATE TABLE IF NOT EXISTS reserved_ids (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '1');
 `;
 
@@ -113,6 +120,8 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
 
   const insert = db.prepare('INSERT INTO messages (id, arrival, sender, recipients, data, meta, next_attempt, attempts, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   const del = db.prepare('DELETE FROM messages WHERE id = ?');
+  const reserve = opts.readonly ? undefined! : db.prepare('INSERT INTO reserved_ids (id, at) VALUES (?, ?)');
+  const pruneReserved = opts.readonly ? undefined! : db.prepare('DELETE FROM reserved_ids WHERE at < ?');
   const update = db.prepare('UPDATE messages SET recipients = ?, next_attempt = ?, attempts = ? WHERE id = ?');
   const dueStmt = db.prepare('SELECT id FROM messages WHERE held = 0 AND next_attempt <= ? ORDER BY next_attempt LIMIT ?');
   const getStmt = db.prepare('SELECT * FROM messages WHERE id = ?');
@@ -153,7 +162,7 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
     }),
   };
 
-  type Pending = { msg: QueuedMessage; resolve: () => void; reject: (e: Error) => void };
+  type Pending = { msg: QueuedMessage; reserveId: boolean; resolve: () => void; reject: (e: Error) => void };
   let pending: Pending[] = [];
   let removals: { id: string; done: () => void }[] = [];
   let scheduled = false;
@@ -169,8 +178,12 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
       removals = [];
       try {
         writer.write(() => {
-          for (const { msg } of batch) {
+          for (const { msg, reserveId } of batch) {
             const { id, arrival, sender, recipients, data, nextAttempt, attempts, ...rest } = msg;
+            if (reserveId) {
+              pruneReserved.run(Date.now() - 60_000);
+              reserve.run(id, Date.now());
+            }
             const meta = JSON.stringify(rest);
             insert.run(id, arrival, sender, JSON.stringify(recipients), data, meta, nextAttempt, attempts, msg.hold !== undefined ? 1 : 0);
           }
@@ -215,10 +228,10 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
   }
 
   return {
-    enqueue(msg) {
+    enqueue(msg, opts) {
       if (!writer || closed) return Promise.reject(new QueueWriteError('the queue is open read-only or closed', 'io'));
       return new Promise<void>((resolve, reject) => {
-        pending.push({ msg, resolve, reject });
+        pending.push({ msg, reserveId: opts?.reserveId === true, resolve, reject });
         schedule();
       });
     },
