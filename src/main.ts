@@ -43,6 +43,12 @@ interface Running {
   bans: Bans;
 }
 
+/** The delivery agent of each transport a configuration offers (built once, asked per recipient). */
+function transportCommandOf(cfg: LoadedConfig): (transport: string) => string | undefined {
+  const transports = createTransports(cfg, {});
+  return (t) => transports.service(t)?.command;
+}
+
 /** Services that Postern runs an SMTP listener for. */
 function smtpdServices(cfg: LoadedConfig): Service[] {
   return cfg.services.filter((s) => s.type === 'inet' && s.command === 'smtpd');
@@ -242,7 +248,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
       return undefined;
     }
     const tables = new TableRegistry({ baseDir: d });
-    const resolver = createResolver(next.main, { tables, transportCommand: (t) => createTransports(next, {}).service(t)?.command });
+    const resolver = createResolver(next.main, { tables, transportCommand: transportCommandOf(next) });
     const cleanup = createCleanup({ store, log: l, params: next.main, scheduler, tables, dns: dnsFromParams(next.main), configDir: d });
     const bans = new Bans(state.resilient, banSettings(next.main));
     await Promise.allSettled(old.listeners.map((x) => x.stopAccepting()));
@@ -252,7 +258,7 @@ export async function runForeground(dir: string, opts: { verbose: boolean }): Pr
       return { cfg: next, tables, listeners, bans };
     } catch (err) {
       l.error(prog, `reload failed to start listeners: ${(err as Error).message}; restoring the old ones`);
-      const listeners = await startListeners(old.cfg, { tables: old.tables, resolver: createResolver(old.cfg.main, { tables: old.tables, transportCommand: (t) => createTransports(old.cfg, {}).service(t)?.command }), dns: dnsFromParams(old.cfg.main), log: l, cleanup, bans: old.bans });
+      const listeners = await startListeners(old.cfg, { tables: old.tables, resolver: createResolver(old.cfg.main, { tables: old.tables, transportCommand: transportCommandOf(old.cfg) }), dns: dnsFromParams(old.cfg.main), log: l, cleanup, bans: old.bans });
       return { cfg: old.cfg, tables: old.tables, listeners, bans: old.bans };
     }
   }

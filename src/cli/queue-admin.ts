@@ -11,7 +11,7 @@
  *
  * A message being delivered at that moment: delete and hold win over the delivery's
  * record-keeping (an UPDATE of a deleted row changes nothing; the hold flag is not touched
- * by delivery updates); the scheduler checks store.exists()/isHeld() before it starts a
+ * by delivery updates); the scheduler checks store.state() before it starts a
  * delivery, so it never starts one for a message deleted or held after it was read.
  */
 

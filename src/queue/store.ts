@@ -48,6 +48,8 @@ export interface QueueStore {
   count(): number;
   /** Is the message still queued? False once delivered or deleted (`postern queue delete`). */
   exists(id: string): boolean;
+  /** Both of exists() and isHeld() in one read (the scheduler asks before every delivery). */
+  state(id: string): 'queued' | 'held' | 'gone';
   /** Is the message on hold? False when it does not exist. */
   isHeld(id: string): boolean;
   /**
@@ -227,6 +229,11 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
     }
   }
 
+  function state(id: string): 'queued' | 'held' | 'gone' {
+    const r = heldStmt.get(id) as { held: number } | undefined;
+    return r === undefined ? 'gone' : r.held === 1 ? 'held' : 'queued';
+  }
+
   return {
     enqueue(msg, opts) {
       if (!writer || closed) return Promise.reject(new QueueWriteError('the queue is open read-only or closed', 'io'));
@@ -270,12 +277,9 @@ export function openQueueStore(queueDirectory: string, opts: { groupCommitMax?: 
     count() {
       return (countStmt.get() as { n: number }).n;
     },
-    exists(id) {
-      return heldStmt.get(id) !== undefined;
-    },
-    isHeld(id) {
-      return (heldStmt.get(id) as { held: number } | undefined)?.held === 1;
-    },
+    exists: (id) => state(id) !== 'gone',
+    isHeld: (id) => state(id) === 'held',
+    state,
     admin,
     close() {
       if (closed) return;

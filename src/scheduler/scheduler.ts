@@ -88,7 +88,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   function launch(msg: QueuedMessage): void {
     // Held or deleted (postern queue hold/delete) since it was read: leave it alone.
-    if (!store.exists(msg.id) || store.isHeld(msg.id)) return;
+    if (store.state(msg.id) !== 'queued') return;
     const p = deliverMessage(msg)
       .catch((err: unknown) => log.error(qmgr, `${msg.id}: delivery failed unexpectedly: ${(err as Error).stack ?? String(err)}`))
       .finally(() => {

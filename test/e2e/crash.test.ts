@@ -12,39 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostern, baseMainCf, smtpService, maildirMessages } from '../support/server.js';
 import { freePort } from '../support/ports.js';
-import { SmtpDialog } from '../support/smtp-client.js';
+import { sendUntilStopped } from '../support/load.js';
 
 function body(n: number): string {
   return `Subject: crash test ${n}\r\nMessage-ID: <crash-${n}@load.test>\r\n\r\n${`line ${n} `.repeat(40)}\r\n.dotted ${n}\r\nend ${n}\r\n`;
 }
 
-/** One sender: sequential messages until the connection dies or `stop` is set. */
-async function sender(port: number, next: () => number, confirmed: Set<number>, stop: { now: boolean }): Promise<void> {
-  let c: SmtpDialog;
-  try {
-    c = await SmtpDialog.connect(port);
-    if ((await c.reply(3000)).code !== 220) return;
-    await c.cmd('EHLO load.test', 3000);
-  } catch {
-    return;
-  }
-  try {
-    while (!stop.now) {
-      const n = next();
-      await c.cmd('MAIL FROM:<load@load.test>', 3000);
-      await c.cmd('RCPT TO:<alice@example.test>', 3000);
-      if ((await c.cmd('DATA', 3000)).code !== 354) return;
-      const b = body(n).replace(/^\./gm, '..');
-      c.sendRaw(`${b}.\r\n`);
-      const r = await c.reply(3000);
-      if (r.code === 250) confirmed.add(n);
-    }
-  } catch {
-    /* killed mid-dialog: this message was not confirmed */
-  } finally {
-    c.close();
-  }
-}
 
 test('kill -9 at random moments under load loses no message that got a 250', { timeout: 120_000 }, async () => {
   const port = await freePort();
@@ -62,7 +35,7 @@ test('kill -9 at random moments under load loses no message that got a 250', { t
   try {
     for (let round = 0; round < 4; round++) {
       const stop = { now: false };
-      const senders = Array.from({ length: 4 }, () => sender(port, next, confirmed, stop));
+      const senders = Array.from({ length: 4 }, () => sendUntilStopped(port, (n) => ({ rcpt: 'alice@example.test', body: body(n) }), next, confirmed, stop));
       await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 700)));
       await srv.kill9();
       stop.now = true;

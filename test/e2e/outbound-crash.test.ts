@@ -12,33 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostern, baseMainCf, smtpService } from '../support/server.js';
 import { freePort } from '../support/ports.js';
-import { SmtpDialog } from '../support/smtp-client.js';
+import { sendUntilStopped } from '../support/load.js';
 import { startPeer } from '../../src/delivery/smtp/test-peer.js';
 
-async function sender(port: number, next: () => number, confirmed: Set<number>, stop: { now: boolean }): Promise<void> {
-  let c: SmtpDialog;
-  try {
-    c = await SmtpDialog.connect(port);
-    if ((await c.reply(3000)).code !== 220) return;
-    await c.cmd('EHLO load.test', 3000);
-  } catch {
-    return;
-  }
-  try {
-    while (!stop.now) {
-      const n = next();
-      await c.cmd('MAIL FROM:<load@load.test>', 3000);
-      await c.cmd(`RCPT TO:<r${n % 3}@sink.test>`, 3000);
-      if ((await c.cmd('DATA', 3000)).code !== 354) return;
-      c.sendRaw(`Subject: relay ${n}\r\nMessage-ID: <relay-${n}@load.test>\r\n\r\nbody ${n}\r\n.\r\n`);
-      if ((await c.reply(3000)).code === 250) confirmed.add(n);
-    }
-  } catch {
-    /* killed mid-dialog */
-  } finally {
-    c.close();
-  }
-}
 
 test('kill -9 while relaying: nothing accepted is lost, nothing logged as sent is sent again', { timeout: 120_000 }, async () => {
   const peer = await startPeer();
@@ -58,7 +34,7 @@ test('kill -9 while relaying: nothing accepted is lost, nothing logged as sent i
   try {
     for (let round = 0; round < 4; round++) {
       const stop = { now: false };
-      const senders = Array.from({ length: 4 }, () => sender(port, () => ++counter, confirmed, stop));
+      const senders = Array.from({ length: 4 }, () => sendUntilStopped(port, (n) => ({ rcpt: `r${n % 3}@sink.test`, body: `Subject: relay ${n}\r\nMessage-ID: <relay-${n}@load.test>\r\n\r\nbody ${n}\r\n` }), () => ++counter, confirmed, stop));
       await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 700)));
       await srv.kill9();
       stop.now = true;

@@ -10,11 +10,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
 import { program } from './packages.js';
 import { waitStopped } from './process-state.js';
 import { run } from './server.js';
-import { freePort } from './ports.js';
+import { freePort, canConnect } from './ports.js';
 
 export interface MariaDb {
   readonly dir: string;
@@ -31,16 +30,6 @@ export interface MariaDb {
   cleanup(): Promise<void>;
 }
 
-function canConnect(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 export async function startMariaDb(): Promise<MariaDb> {
   const dir = mkdtempSync(join(tmpdir(), 'postern-mariadb-'));

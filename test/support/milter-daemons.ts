@@ -10,9 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
 import { program } from './packages.js';
-import { freePort } from './ports.js';
+import { freePort, canConnect } from './ports.js';
 import { run } from './server.js';
 
 export interface Daemon {
@@ -22,14 +21,6 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-const canConnect = (port: number): Promise<boolean> => new Promise((resolve) => {
-  const s = connect({ port, host: '127.0.0.1' });
-  s.once('connect', () => {
-    s.destroy();
-    resolve(true);
-  });
-  s.once('error', () => resolve(false));
-});
 
 async function launch(name: string, cmd: string, args: string[], port: number, dir: string): Promise<Daemon> {
   const proc: ChildProcess = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });

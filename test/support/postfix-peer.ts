@@ -9,9 +9,9 @@
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { program } from './packages.js';
+import { canConnect } from './ports.js';
 
 export interface PostfixPeerOptions {
   /** Where smtpd listens: loopback addresses and ports (port 25 needs root). */
@@ -38,16 +38,6 @@ export interface PostfixPeer {
   stop(): Promise<void>;
 }
 
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 function alive(pid: number): boolean {
   try {
@@ -116,7 +106,7 @@ export async function startPostfixPeer(dir: string, o: PostfixPeerOptions): Prom
   }
   postfix('start');
   const deadline = Date.now() + 15_000;
-  for (const l of o.listen) while (!(await canConnect(l.host, l.port))) {
+  for (const l of o.listen) while (!(await canConnect(l.port, l.host))) {
     if (Date.now() > deadline) throw new Error(`postfix did not listen on ${l.host}:${l.port}; log:\n${existsSync(join(dir, 'maillog')) ? readFileSync(join(dir, 'maillog'), 'utf8') : '(none)'}`);
     await new Promise((r) => setTimeout(r, 100));
   }

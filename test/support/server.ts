@@ -8,10 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, mkdirSync, rmSync, openSync, closeSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { connect } from 'node:net';
 
 import { ROOT } from './root.js';
 import { program } from './packages.js';
+import { canConnect } from './ports.js';
 
 export { ROOT };
 export const BIN = join(ROOT, 'bin', 'postern.js');
@@ -71,16 +71,6 @@ function portsOf(masterCf: string): number[] {
   return [...masterCf.matchAll(/^\S*?:(\d+)\s+inet\b/gm)].map((m) => Number(m[1]));
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 export async function startPostern(opts: StartOptions): Promise<Postern> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'postern-test-'));
@@ -105,7 +95,7 @@ export async function startPostern(opts: StartOptions): Promise<Postern> {
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`postern exited with ${proc.exitCode}: ${readFileSync(join(dir, 'stderr.txt'), 'utf8')}`);
-      const up = await Promise.all(ports.map(canConnect));
+      const up = await Promise.all(ports.map((p) => canConnect(p)));
       if (up.every(Boolean)) return;
       if (Date.now() > deadline) throw new Error(`postern did not start listening on ${ports.join(', ')}: ${readFileSync(join(dir, 'stderr.txt'), 'utf8')}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -168,13 +158,14 @@ function readdirSorted(d: string): string[] {
 }
 
 /**
- * Run an external program (checked against test/debian-packages.txt), collecting output;
- * resolves with the exit code (bounded by timeoutMs).
+ * Run an external program (checked against test/debian-packages.txt; node itself needs no
+ * package), optionally as another user, collecting output; resolves with the exit code
+ * (bounded by timeoutMs).
  */
-export function run(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const path = cmd === process.execPath ? cmd : program(cmd); // node itself is not a Debian package
+export function run(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string>; uid?: number; gid?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const path = cmd === process.execPath ? cmd : program(cmd);
   return new Promise((resolve) => {
-    const p = spawn(path, args, { env: { ...process.env, ...opts.env } });
+    const p = spawn(path, args, { env: { ...process.env, ...opts.env }, ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}) });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -184,7 +175,7 @@ export function run(cmd: string, args: string[], opts: { input?: string | Buffer
       clearTimeout(t);
       resolve({ code, stdout, stderr });
     });
-    if (opts.input !== undefined) p.stdin.end(opts.input);
-    else p.stdin.end();
+    p.stdin.on('error', () => undefined); // a child that exits without reading its input
+    p.stdin.end(opts.input ?? '');
   });
 }

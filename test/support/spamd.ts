@@ -7,23 +7,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
 import { program } from './packages.js';
-import { freePort } from './ports.js';
+import { freePort, canConnect } from './ports.js';
 
 export interface Spamd {
   readonly port: number;
   stop(): Promise<void>;
 }
 
-const canConnect = (port: number): Promise<boolean> => new Promise((resolve) => {
-  const s = connect({ port, host: '127.0.0.1' });
-  s.once('connect', () => {
-    s.destroy();
-    resolve(true);
-  });
-  s.once('error', () => resolve(false));
-});
 
 export async function startSpamd(): Promise<Spamd> {
   const port = await freePort();

@@ -103,13 +103,18 @@ function unanswered(c: Call, l: Lookup, r: ListResult): Verdict {
   return action === 'defer' ? { kind: 'defer', reply } : { kind: 'defer_if_permit', reply };
 }
 
+/** Start the list's DNS query early, so the lookups of one restriction list run together. */
+function prefetchList(kind: Kind): NonNullable<RestrictionDef['prefetch']> {
+  return (c) => {
+    const l = prepare(c, kind, c.arg);
+    if (l && l !== 'bad') void c.ctx.dns.a(l.query);
+  };
+}
+
 function rejectList(kind: Kind): RestrictionDef {
   return {
     takesArg: true,
-    prefetch: (c) => {
-      const l = prepare(c, kind, c.arg);
-      if (l && l !== 'bad') void c.ctx.dns.a(l.query);
-    },
+    prefetch: prefetchList(kind),
     fn: async (c) => {
       const l = prepare(c, kind, c.arg);
       if (l === 'bad') return serverError(); // reported by `postern check`
@@ -130,10 +135,7 @@ function rejectList(kind: Kind): RestrictionDef {
 function permitList(kind: Kind): RestrictionDef {
   return {
     takesArg: true,
-    prefetch: (c) => {
-      const l = prepare(c, kind, c.arg);
-      if (l && l !== 'bad') void c.ctx.dns.a(l.query);
-    },
+    prefetch: prefetchList(kind),
     fn: async (c) => {
       const l = prepare(c, kind, c.arg);
       if (l === 'bad') return serverError(); // reported by `postern check`
